@@ -1,0 +1,234 @@
+"""Load ``spec/``: the request and response schemas, the error catalogue and the
+deviation registry, and derive from them everything the suite needs.
+
+Boundary: pure data access, no I/O beyond reading the files in ``spec/`` once,
+no HTTP, no Hypothesis. Field lists are derived here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+DRAFT = jsonschema.Draft202012Validator
+# Annotation keywords of our own: the documentation row, the research fact and
+# the deviation a schema node encodes. Anything else must be a JSON Schema keyword.
+EXTENSION_KEYWORDS = frozenset({"x-doc", "x-research", "x-deviation"})
+JSON_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
+VERSIONS = ("3.13", "3.14")
+
+
+def _load(name: str) -> dict[str, Any]:
+    with (SPEC_DIR / name).open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+@dataclass(frozen=True)
+class DocRow:
+    """One row of a documentation table, as the schemas record it."""
+
+    table: str
+    field: str
+    type: str
+    required: bool
+    meaning: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}.{self.field}"
+
+    def __str__(self) -> str:
+        req = "required" if self.required else "optional"
+        return f"doc table '{self.table}', row '{self.field}' ({self.type}, {req}): {self.meaning}"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A property of the create_set ``data`` object with its constraints."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool
+    row: DocRow
+
+    @property
+    def type(self) -> str:
+        return str(self.schema["type"])
+
+    @property
+    def research(self) -> dict[str, Any]:
+        return dict(self.schema.get("x-research", {}))
+
+    @property
+    def fact(self) -> str:
+        return str(self.research.get("fact", ""))
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    """One class of invalid input and the code each CMDB version answers with."""
+
+    id: str
+    target: str
+    defect: str
+    layer: str
+    codes: dict[str, int]
+    source: str
+    message_contains: str | None = None
+
+    def code_for(self, version: str) -> int:
+        return self.codes[version]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A documented promise the real server does not keep, with the reason."""
+
+    id: str
+    doc: str
+    server: str
+    reason: str
+    doc_check: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything in ``spec/``, loaded once."""
+
+    request: dict[str, Any]
+    response: dict[str, Any]
+    errors: dict[str, Any]
+    deviations_doc: dict[str, Any]
+    fields: tuple[FieldSpec, ...] = field(default=())
+
+    # -- request -----------------------------------------------------------
+    @property
+    def data_schema(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.request["$defs"]["set_data"]
+        return data
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def optional_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if not f.required)
+
+    def top_level_row(self, name: str) -> DocRow:
+        return _row(self.request["properties"][name])
+
+    # -- response ----------------------------------------------------------
+    @property
+    def set_schema(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.response["$defs"]["set"]
+        return data
+
+    def response_row(self, envelope: str, name: str) -> DocRow:
+        node = self.response["$defs"][envelope]["properties"][name]
+        if "x-doc" not in node and "$ref" in node:
+            node = self.response["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        return _row(node)
+
+    def set_row(self, name: str) -> DocRow:
+        return _row(self.set_schema["properties"][name])
+
+    # -- errors ------------------------------------------------------------
+    @property
+    def error_classes(self) -> tuple[ErrorClass, ...]:
+        return tuple(ErrorClass(**c) for c in self.errors["classes"])
+
+    def error_class(self, class_id: str) -> ErrorClass:
+        for c in self.error_classes:
+            if c.id == class_id:
+                return c
+        raise KeyError(class_id)
+
+    def state_code(self, state_id: str, version: str) -> int:
+        for s in self.errors["state"]:
+            if s["id"] == state_id:
+                return int(s["codes"][version])
+        raise KeyError(state_id)
+
+    def state_source(self, state_id: str) -> str:
+        for s in self.errors["state"]:
+            if s["id"] == state_id:
+                return str(s["source"])
+        raise KeyError(state_id)
+
+    @property
+    def accepted(self) -> tuple[tuple[str, str], ...]:
+        return tuple((a["target"], a["defect"]) for a in self.errors["accepted"])
+
+    # -- deviations --------------------------------------------------------
+    @property
+    def deviations(self) -> tuple[Deviation, ...]:
+        return tuple(Deviation(**d) for d in self.deviations_doc["deviations"])
+
+    def deviation(self, dev_id: str) -> Deviation:
+        for d in self.deviations:
+            if d.id == dev_id:
+                return d
+        raise KeyError(dev_id)
+
+
+def _row(node: dict[str, Any]) -> DocRow:
+    return DocRow(**node["x-doc"])
+
+
+@cache
+def load_spec() -> Spec:
+    """Read ``spec/`` once and derive the data field list from the request schema."""
+    request = _load("request.schema.json")
+    response = _load("response.schema.json")
+    errors = _load("errors.json")
+    deviations = _load("deviations.json")
+    data = request["$defs"]["set_data"]
+    required = set(data.get("required", ()))
+    fields = tuple(
+        FieldSpec(name=name, schema=node, required=name in required, row=_row(node))
+        for name, node in data["properties"].items()
+    )
+    return Spec(request, response, errors, deviations, fields)
+
+
+@cache
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """A validator for ``#/$defs/<name>`` of the response schema, built once."""
+    spec = load_spec()
+    schema = {"$ref": f"#/$defs/{name}", "$defs": spec.response["$defs"]}
+    return DRAFT(schema, format_checker=DRAFT.FORMAT_CHECKER)
+
+
+def doc_rows() -> list[DocRow]:
+    """Every documentation row encoded anywhere in ``spec/`` schemas."""
+    spec = load_spec()
+    rows: dict[str, DocRow] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "x-doc" in node:
+                row = DocRow(**node["x-doc"])
+                rows.setdefault(row.key, row)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec.request)
+    walk(spec.response)
+    return list(rows.values())
