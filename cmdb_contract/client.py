@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -41,6 +41,9 @@ class TargetUnavailable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.exchange = exchange
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class _Secrets:
@@ -179,20 +182,22 @@ def _restore_placeholders(escaped: str) -> str:
 class RateLimiter:
     """At most ``rate`` requests per second across threads (0 means no limit)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             delay = self._next - now
             self._next = max(now, self._next) + self.interval
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
 
 
 class Recorder:
@@ -346,9 +351,19 @@ class Target:
             hdrs.update(headers)
         body = raw_body if raw_body is not None else json.dumps(body_obj, ensure_ascii=False)
         url = f"{self.url}{API_PREFIX}{api}/"
+        # Rate-limit answers mean "not processed": any call may be retried after them.
+        # A call that got no answer is retried only if it is idempotent; a create never is.
+        idempotent = api != "create_set"
         attempt = 0
         while True:
-            ex = self._send(api, method, url, hdrs, body)
+            try:
+                ex = self._send(api, method, url, hdrs, body)
+            except TargetUnavailable:
+                if retry and idempotent and attempt < min(self.retries, 2) and self.unavailable is None:
+                    attempt += 1
+                    time.sleep(0.5 * attempt)
+                    continue
+                raise
             if retry and attempt < self.retries and self._rate_limited(ex):
                 attempt += 1
                 time.sleep(min(0.2 * 2**attempt, 5.0))

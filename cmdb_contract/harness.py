@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .client import Exchange, Target
+from .client import Exchange, Target, TargetUnavailable
 from .oracles import (
     REJECTION_ORACLES,
     SUCCESS_ORACLES,
@@ -77,11 +77,30 @@ class Harness:
     def send_create(self, params: dict[str, Any], auth: str = "body", raw_body: str | None = None,
                     headers: dict[str, str] | None = None) -> Exchange:
         """POST create_set; any set that comes back created goes into the ledger at once."""
-        ex = self.target.call("create_set", params, auth=auth, raw_body=raw_body, headers=headers)
+        try:
+            ex = self.target.call("create_set", params, auth=auth, raw_body=raw_body, headers=headers)
+        except TargetUnavailable as err:
+            if err.exchange is not None and err.exchange.status is None:
+                err.reason += self._settle_uncertain_create(params)
+            raise
         self._note_created(ex, params)
         with self._lock:
             self.examples += 1
         return ex
+
+    def _settle_uncertain_create(self, params: dict[str, Any]) -> str:
+        """After a create with no answer, ask search_set whether it landed; ledger it if so."""
+        data = params.get("data")
+        name = data.get("bk_set_name") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name.strip(" ") or self.target.ledger is None:
+            return ""
+        try:
+            found = self.find_by_name(self.ctx.bk_biz_id, name.strip(" "))
+        except (TargetUnavailable, AssertionError):
+            return "; whether the create landed is unknown (search_set failed too): sweep later with --cleanup-only"
+        for doc in found:
+            self.target.ledger.record(self.ctx.bk_biz_id, int(doc["bk_set_id"]), name.strip(" "))
+        return "; the create landed and was recorded for cleanup" if found else "; search_set shows the create did not land"
 
     def _note_created(self, ex: Exchange, params: dict[str, Any]) -> None:
         body = ex.json

@@ -109,6 +109,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a user known to lack create permission, to check 9900403 (embedded emulator: seeded automatically)")
     group.addoption("--cleanup-only", action="store_true", default=False,
                     help="run no test: delete the sets recorded in leftover ledgers under reports/ and exit")
+    group.addoption("--reports-dir", default=None, metavar="DIR",
+                    help="where the HTML report, JUnit XML and ledger go (default: reports/)")
     group.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                     help="start the embedded emulator with this injected fault (mutation self-test)")
 
@@ -127,6 +129,7 @@ class RunState:
     allow_writes: bool = False
     denied_user: str | None = None
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    reports: Path = REPORTS
     process: subprocess.Popen[str] | None = None
     target: Target | None = None
     harness: Harness | None = None
@@ -193,12 +196,17 @@ def pytest_configure(config: pytest.Config) -> None:
         opt.hypothesis_seed = str(secrets.randbelow(2**31))
     state.seed = int(opt.hypothesis_seed)
     # Reports: self-contained HTML and JUnit XML under reports/ unless told otherwise.
-    REPORTS.mkdir(exist_ok=True)
+    state.reports = Path(opt.reports_dir).resolve() if opt.reports_dir else REPORTS
+    try:
+        state.reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(f"--reports-dir {opt.reports_dir}: cannot create it ({exc.strerror})") from None
     if getattr(opt, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
-        opt.htmlpath = str(REPORTS / "contract-report.html")
+        opt.htmlpath = str(state.reports / "contract-report.html")
+    if getattr(opt, "htmlpath", None):
         opt.self_contained_html = True
     if not getattr(opt, "xmlpath", None):
-        opt.xmlpath = str(REPORTS / "contract-junit.xml")
+        opt.xmlpath = str(state.reports / "contract-junit.xml")
     config.stash[STATE] = state
 
 
@@ -238,10 +246,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if STATE not in config.stash:
         return
     state = config.stash[STATE]
-    ledger = Ledger(REPORTS / f"ledger-{state.run_id}.jsonl")
+    ledger = Ledger(state.reports / f"ledger-{state.run_id}.jsonl")
     if config.option.cleanup_only:
         target = Target(state.url, timeout=config.option.request_timeout, rate_limit=config.option.rate_limit)
-        note = sweep_ledgers(target, REPORTS)
+        note = sweep_ledgers(target, state.reports)
         target.close()
         pytest.exit(note, returncode=0 if note.startswith("cleanup complete") else 1)
     if state.embedded:
@@ -332,7 +340,7 @@ def cleanup(target: Target, ledger: Ledger) -> str:
     total = sum(len(set(v)) for v in by_biz.values())
     if remaining:
         return f"cleanup incomplete: {len(remaining)} of {total} created sets remain ({sorted(remaining)[:20]}); ledger kept at {ledger.path}"
-    ledger.path.rename(ledger.path.with_suffix(".done"))
+    ledger.path.unlink()
     return f"cleanup complete: deleted and verified {total} sets"
 
 
@@ -416,7 +424,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         exchanges = state.target.recorder.exchanges if state.target is not None else []
         _attach_extras(report, exchanges, state, item.nodeid)
     # Defence in depth: nothing that pytest prints or stores may carry a secret.
-    if report.longrepr is not None:
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        report.longrepr = tuple(redact(x) if isinstance(x, str) else x for x in report.longrepr)
+    elif report.longrepr is not None:
         report.longrepr = redact(str(report.longrepr))
     report.sections = [(title, redact(text)) for title, text in report.sections]
 
