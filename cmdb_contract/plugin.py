@@ -50,12 +50,18 @@ EXIT_TARGET_UNAVAILABLE = 3
 EMBEDDED_APP_CODE = "cmdb-contract-suite"
 DEFAULT_DENIED_USER = "contract-denied-user"
 
-settings.register_profile("quick", max_examples=25, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
-settings.register_profile("ci", max_examples=100, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
-settings.register_profile("nightly", max_examples=1500, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+# No example database: runs against different targets must not replay each other's
+# failures; the seed in the report makes a run reproducible instead. No explain
+# phase: its line listing speaks of our code, not of the target.
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.differing_executors],
+}
+settings.register_profile("quick", max_examples=25, **_COMMON)
+settings.register_profile("ci", max_examples=100, **_COMMON)
+settings.register_profile("nightly", max_examples=1500, **_COMMON)
 # Deterministic coverage: the same explicit examples on every run, no shrinking detours.
 DETERMINISTIC = settings(derandomize=True, phases=[Phase.explicit, Phase.generate], max_examples=2)
 
@@ -207,6 +213,8 @@ def pytest_configure(config: pytest.Config) -> None:
         opt.self_contained_html = True
     if not getattr(opt, "xmlpath", None):
         opt.xmlpath = str(state.reports / "contract-junit.xml")
+    if getattr(opt, "tbstyle", "auto") == "auto":
+        opt.tbstyle = "short"  # the violation text is the story; long frames only repeat it
     config.stash[STATE] = state
 
 
@@ -422,12 +430,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if violation is not None:
             state.violations[violation.rule] += 1
         exchanges = state.target.recorder.exchanges if state.target is not None else []
-        _attach_extras(report, exchanges, state, item.nodeid)
+        _attach_extras(report, exchanges, state, item.nodeid, violation)
     # Defence in depth: nothing that pytest prints or stores may carry a secret.
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
         report.longrepr = tuple(redact(x) if isinstance(x, str) else x for x in report.longrepr)
     elif report.longrepr is not None:
-        report.longrepr = redact(str(report.longrepr))
+        text = str(report.longrepr)
+        if redact(text) != text:  # keep pytest's structured repr unless it carries a secret
+            report.longrepr = redact(text)
     report.sections = [(title, redact(text)) for title, text in report.sections]
 
 
@@ -446,22 +456,47 @@ def _find_violation(exc: BaseException) -> ContractViolation | None:
     return None
 
 
-def _attach_extras(report: pytest.TestReport, exchanges: list[Exchange], state: RunState, nodeid: str) -> None:
+def _pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except ValueError:
+        return text
+
+
+def _exchange_html(i: int, ex: Exchange) -> str:
+    d = ex.as_dict()
+    req_headers = "".join(f"{k}: {v}\n" for k, v in ex.request_headers.items())
+    resp_headers = "".join(f"{k}: {v}\n" for k, v in ex.response_headers.items())
+    answer = f"HTTP {ex.status}" if ex.status is not None else f"no answer ({ex.error})"
+    return (
+        f"<details open><summary><b>Exchange {i}</b>: {html.escape(ex.method)} {html.escape(ex.api)} → "
+        f"{html.escape(answer)} in {d['elapsed_ms']} ms</summary>"
+        f"<p><b>Request</b></p><pre>{html.escape(ex.method)} {html.escape(ex.url)}\n{html.escape(req_headers)}\n"
+        f"{html.escape(_pretty(ex.request_body))}</pre>"
+        f"<p><b>Response</b></p><pre>{html.escape(answer)}\n{html.escape(resp_headers)}\n"
+        f"{html.escape(_pretty(ex.response_text[:20000]))}</pre>"
+        f"<p><b>Replay with curl</b> (export BK_APP_SECRET / BK_TOKEN first; they are never written here)</p>"
+        f"<pre>{html.escape(d['curl'])}</pre></details>"
+    )
+
+
+def _attach_extras(report: pytest.TestReport, exchanges: list[Exchange], state: RunState, nodeid: str,
+                   violation: ContractViolation | None) -> None:
     try:
         from pytest_html import extras
     except ImportError:  # pragma: no cover - pytest-html is a dependency
         return
-    parts = [f"<p><b>Replay this test:</b> <code>python -m pytest {html.escape(nodeid)} --hypothesis-seed={state.seed}"
-             f"{' --target-url ' + html.escape(state.url) if not state.embedded else ''} --cmdb-version {state.version}</code></p>"]
-    for i, ex in enumerate(exchanges[-3:], 1):
-        d = ex.as_dict()
-        parts.append(
-            f"<details open><summary><b>Exchange {i}</b>: {html.escape(ex.method)} {html.escape(ex.api)} → "
-            f"HTTP {ex.status} in {d['elapsed_ms']} ms</summary>"
-            f"<p>Request</p><pre>{html.escape(json.dumps(d['request'], ensure_ascii=False, indent=1))}</pre>"
-            f"<p>Response</p><pre>{html.escape(json.dumps(d['response'], ensure_ascii=False, indent=1))}</pre>"
-            f"<p>Replay with curl (secrets from your environment)</p><pre>{html.escape(d['curl'])}</pre></details>"
-        )
+    parts = []
+    if violation is not None:
+        rows = [("Broken rule", violation.rule), ("Breaks", violation.breaks), ("Rule source", violation.source),
+                ("Expected", str(violation.expected)), ("Received", str(violation.received))]
+        if violation.detail:
+            rows.insert(1, ("What was sent", violation.detail))
+        parts.append("<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>")
+    target = "" if state.embedded else f" --target-url {html.escape(state.url)}"
+    parts.append(f"<p><b>Replay this test:</b> <code>python -m pytest '{html.escape(nodeid)}' --hypothesis-seed={state.seed}"
+                 f"{target} --cmdb-version {state.version}</code></p>")
+    parts += [_exchange_html(i, ex) for i, ex in enumerate(exchanges[-3:], 1)]
     report.extras = [*getattr(report, "extras", []), extras.html(redact("".join(parts)))]
 
 

@@ -184,7 +184,11 @@ def valid_cases(draw: st.DrawFn, ctx: GenContext, auth: st.SearchStrategy[str] |
     if draw(st.integers(0, 9)) == 0:
         data[UNKNOWN_FIELD] = "dropped"
     mode = draw(auth) if auth is not None else "body"
-    return ValidCase(params=base_params(ctx, data), auth=mode)
+    params = base_params(ctx, data)
+    if "bk_supplier_account" not in params and draw(st.booleans()):
+        # Sending the documented default explicitly is valid on every server.
+        params["bk_supplier_account"] = load_spec().request["properties"]["bk_supplier_account"]["x-research"]["default"]
+    return ValidCase(params=params, auth=mode)
 
 
 def full_data(ctx: GenContext, template: bool = False) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def test_success_data_off_schema_is_caught(path: str, value: Any, field: str, de
 
 ECHO = [
     ("data.bk_set_name", "  ctabc-name ", "bk_set_name is echoed as stored"),
-    ("data.bk_set_env", "2", "bk_set_env gets its documented default"),
+    ("data.bk_set_env", "2", "bk_set_env gets its default"),
     ("data.bk_set_desc", "", "bk_set_desc is echoed as stored"),
     ("data.bk_biz_id", 3, "bk_biz_id"),
     ("data.bk_supplier_account", "", "bk_supplier_account"),
