@@ -1,0 +1,119 @@
+"""The CLI contract (brief): first stdout line, --list-faults, start-up errors,
+clean SIGTERM/Ctrl-C exit, --db persistence across a restart, --log.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmdb_emulator.faults import CATALOGUE
+
+from .helpers import call, create, run_cli, write_seed
+
+
+def test_first_line_names_the_url(cli: Any) -> None:
+    """Brief: the first stdout line is exactly 'listening on http://HOST:PORT' (port 0 = free port)."""
+    process = cli("--port", "0")
+    assert re.fullmatch(r"listening on http://127\.0\.0\.1:\d+\n", process.first_line)
+    assert call(process.url, "search_business", {})["code"] == 0
+    code, _, err = process.terminate()
+    assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_stop_cleanly(cli: Any, sig: int) -> None:
+    """Brief: Ctrl-C / SIGTERM stop the emulator with exit 0 and no traceback."""
+    process = cli("--port", "0")
+    code, _, err = process.terminate(sig)
+    assert code == 0
+    assert err == ""
+
+
+def test_list_faults_prints_the_catalogue() -> None:
+    """Brief: --list-faults prints one 'NAME  description' line per fault and exits 0."""
+    result = run_cli("--list-faults")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert [line.split("  ", 1)[0] for line in lines] == list(CATALOGUE)
+    assert all(line.split("  ", 1)[1] for line in lines)
+
+
+def test_unknown_fault_exits_2_naming_list_faults() -> None:
+    """Brief: an unknown --fault is a one-line stderr error naming --list-faults, exit 2."""
+    result = run_cli("--fault", "no-such-fault")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "--list-faults" in result.stderr
+
+
+@pytest.mark.parametrize("seed", [None, "{not json", '[1]', '{"businesses": [{"bk_biz_id": "2"}]}',
+                                  '{"tokens": {"t": 5}}', '{"extra": 1}'],
+                         ids=["missing", "bad-json", "not-object", "bad-biz", "bad-tokens", "unknown-key"])
+def test_bad_seed_exits_2_without_traceback(tmp_path: Path, seed: str | None) -> None:
+    """Brief: a missing, non-JSON or wrongly shaped --seed is a one-line error, exit 2."""
+    target = str(tmp_path / "absent.json") if seed is None else write_seed(tmp_path, seed)
+    result = run_cli("--seed", target, "--port", "0")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_seed_file_defines_the_world(cli: Any, tmp_path: Path) -> None:
+    """Brief: --seed businesses each get an idle set; other businesses do not exist."""
+    seed = write_seed(tmp_path, {"businesses": [{"bk_biz_id": 7, "bk_biz_name": "seven"}]})
+    process = cli("--port", "0", "--seed", seed)
+    body = call(process.url, "search_biz_inst_topo", {"bk_biz_id": 7})
+    assert body["data"][0]["child"][0]["bk_inst_name"] == "空闲机池"
+    assert create(process.url, {"bk_parent_id": 2, "bk_set_name": "x"})["code"] == 1199011
+
+
+def test_db_persists_across_restart(cli: Any, tmp_path: Path) -> None:
+    """Brief: --db PATH keeps acknowledged creates (and the id sequence) across a restart."""
+    db = str(tmp_path / "cmdb.sqlite")
+    first = cli("--port", "0", "--db", db)
+    made = create(first.url, {"bk_parent_id": 2, "bk_set_name": "persisted"})["data"]
+    first.proc.kill()  # kill -9: WAL + synchronous=FULL must have it on disk
+    first.proc.communicate(timeout=10)
+    second = cli("--port", "0", "--db", db)
+    found = call(second.url, "search_set", {"bk_biz_id": 2, "condition": {"bk_set_name": "persisted"}})
+    assert found["data"]["info"] == [made]
+    assert create(second.url, {"bk_parent_id": 2, "bk_set_name": "next"})["data"]["bk_set_id"] > made["bk_set_id"]
+    assert second.terminate()[0] == 0
+
+
+def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
+    """Brief: --log writes 'method path code ms' lines to stderr and never request bodies."""
+    process = cli("--port", "0", "--log")
+    call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "logged"}})
+    code, out, err = process.terminate()
+    assert code == 0 and out == ""
+    assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 [\d.]+ms$", err, re.M)
+    assert "emulator-secret" not in err and "logged" not in err
+
+
+def test_help_documents_the_credentials() -> None:
+    """Brief: --help documents BK_APP_CODE / BK_APP_SECRET and their defaults."""
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for text in ("BK_APP_CODE", "BK_APP_SECRET", "BK_TOKEN", "cmdb-emulator", "emulator-secret"):
+        assert text in result.stdout
+
+
+def test_unusable_db_exits_2(tmp_path: Path) -> None:
+    """Brief: start-up errors are one line on stderr with exit 2 (here: a --db that cannot be opened)."""
+    result = run_cli("--db", str(tmp_path / "missing-dir" / "x.sqlite"), "--port", "0")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_port_in_use_exits_2(cli: Any) -> None:
+    """Brief: a port that cannot be bound is a one-line error with exit 2, not a traceback."""
+    process = cli("--port", "0")
+    port = process.url.rsplit(":", 1)[1]
+    result = run_cli("--port", port)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
