@@ -51,7 +51,7 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cmdb-contract", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cmdb-contract", description="The create_set contract suite's tools besides pytest.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("drift", help="report every doc table row that spec/ does not encode, or encodes differently")
     p.add_argument("file", help="a BlueKing apidoc Markdown file, e.g. create_set.md")

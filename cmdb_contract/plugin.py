@@ -333,16 +333,7 @@ def cleanup(target: Target, ledger: Ledger) -> str:
     try:
         for biz, ids in by_biz.items():
             ids = sorted(set(ids))
-            for part in chunks(ids, 100):
-                target.batch_delete_sets(biz, part)
-            for part in chunks(ids, 100):
-                ex = target.search_sets(biz, {"bk_set_id": {"$in": part}})
-                body = ex.json if isinstance(ex.json, dict) else {}
-                info = (body.get("data") or {}).get("info") if isinstance(body.get("data"), dict) else None
-                if body.get("result") is not True or not isinstance(info, list):
-                    remaining += part
-                else:
-                    remaining += [int(d.get("bk_set_id", 0)) for d in info]
+            remaining += _delete_and_verify(target, biz, ids)
     except TargetUnavailable as exc:
         return f"cleanup incomplete: target unavailable ({exc.reason}); ledger kept at {ledger.path}"
     total = sum(len(set(v)) for v in by_biz.values())
@@ -350,6 +341,40 @@ def cleanup(target: Target, ledger: Ledger) -> str:
         return f"cleanup incomplete: {len(remaining)} of {total} created sets remain ({sorted(remaining)[:20]}); ledger kept at {ledger.path}"
     ledger.path.unlink()
     return f"cleanup complete: deleted and verified {total} sets"
+
+
+def _ok(ex: Exchange) -> bool:
+    body = ex.json
+    return isinstance(body, dict) and body.get("result") is True
+
+
+def _found_ids(ex: Exchange) -> set[int] | None:
+    body = ex.json
+    data = body.get("data") if isinstance(body, dict) and body.get("result") is True else None
+    info = data.get("info") if isinstance(data, dict) else None
+    if not isinstance(info, list):
+        return None
+    return {int(d["bk_set_id"]) for d in info if isinstance(d, dict) and str(d.get("bk_set_id", "")).isdigit()}
+
+
+def _delete_and_verify(target: Target, biz: int, ids: list[int]) -> list[int]:
+    """Delete ``ids`` (batch where the target supports it) and return those still found."""
+    for part in chunks(ids, 100):
+        if not _ok(target.batch_delete_sets(biz, part)):
+            for set_id in part:
+                target.delete_set(biz, set_id)
+    remaining: list[int] = []
+    for part in chunks(ids, 100):
+        found = _found_ids(target.search_sets(biz, {"bk_set_id": {"$in": part}}))
+        if found is None:  # no $in support: ask one id at a time
+            for set_id in part:
+                one = _found_ids(target.search_sets(biz, {"bk_set_id": set_id}))
+                if one is None or set_id in one:
+                    remaining.append(set_id)
+        else:
+            # Intersect: a target that ignores the condition returns other sets too.
+            remaining += sorted(found & set(part))
+    return remaining
 
 
 def sweep_ledgers(target: Target, folder: Path) -> str:
