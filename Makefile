@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test bench clean venv
+.PHONY: report test bench lint clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,lint]'
+	$(BIN)/ruff check cmdb_contract cmdb_emulator contract_tests tests benchmarks conftest.py
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.jsonl reports/*.done reports/*.md .hypothesis

@@ -79,13 +79,13 @@ class Drift:
 
 @dataclass(frozen=True)
 class TableRow:
-    """One row of a documentation table; ``required`` is None where the table has no 必选 column."""
+    """One row of a documentation table; ``required_text`` is None where the table has no 必选 column."""
 
     table: str
     field: str
     type: str
     required: bool | None
-    required_text: str
+    required_text: str | None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -110,11 +110,7 @@ _SEPARATOR_CELL = re.compile(r"^:?-{1,}:?$")
 
 
 def _cells(line: str) -> list[str]:
-    text = line.strip()
-    if text.startswith("|"):
-        text = text[1:]
-    if text.endswith("|"):
-        text = text[:-1]
+    text = line.strip().removeprefix("|").removesuffix("|")
     return [_clean(c) for c in text.split("|")]
 
 
@@ -139,6 +135,16 @@ def _column(header: str) -> str | None:
     return None
 
 
+def _table_name(heading: str, *, in_response: bool, section_heading: bool) -> str:
+    """spec/'s name for a table under ``heading``: response tables other than the envelope get ' (response)'."""
+    if not in_response:
+        return heading
+    # A table straight under the 返回结果 section heading is the envelope, as in older apidoc files.
+    if section_heading or heading == ENVELOPE_TABLE:
+        return ENVELOPE_TABLE
+    return f"{heading} (response)"
+
+
 def parse_tables(markdown: str) -> list[TableRow]:
     """Every row of every field table in the Markdown, named as spec/ names its tables."""
     lines = markdown.splitlines()
@@ -156,18 +162,16 @@ def parse_tables(markdown: str) -> list[TableRow]:
                 in_response = heading.startswith(RESPONSE_SECTION)
         elif not fenced and "|" in line and i + 1 < len(lines) and _is_separator(lines[i + 1]):
             columns = [_column(h) for h in _cells(line)]
-            if in_response:
-                table = ENVELOPE_TABLE if section_heading or heading == ENVELOPE_TABLE else f"{heading} (response)"
-            else:
-                table = heading
+            table = _table_name(heading, in_response=in_response, section_heading=section_heading)
             i += 2
             while i < len(lines) and "|" in lines[i] and lines[i].strip():
-                values = dict(zip(columns, _cells(lines[i])))
+                # A ragged row (a cell short or extra) is still read as far as it goes.
+                values = dict(zip(columns, _cells(lines[i]), strict=False))
                 values.pop(None, None)
                 name = values.get("field", "")
                 if name:
                     text = values.get("required")
-                    rows.append(TableRow(table, name, values.get("type", ""), _required(text), text or ""))
+                    rows.append(TableRow(table, name, values.get("type", ""), _required(text), text))
                 i += 1
             continue
         i += 1
@@ -285,7 +289,7 @@ def _schemas(node: Any, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...
 def _sites(spec: Spec) -> list[_Site]:
     """Every property that encodes a doc row (directly or through ``$ref``), and every other annotated node."""
     sites: list[_Site] = []
-    for filename, root in zip(SCHEMA_FILES, (spec.request, spec.response)):
+    for filename, root in zip(SCHEMA_FILES, (spec.request, spec.response), strict=True):
         covered: set[int] = set()
         nodes = list(_schemas(root, ()))
         for parts, node in nodes:
@@ -335,7 +339,7 @@ def _compare_row(row: TableRow, sites: list[_Site], registered: set[str]) -> Ite
     def drift(problem: str) -> Drift:
         return Drift(row.table, row.field, problem)
 
-    if row.required is None and row.required_text:
+    if row.required is None and row.required_text is not None:
         yield drift(f"doc says 必选 {row.required_text!r}, which is neither 是 nor 否")
     allowed = _doc_types(row.type)
     if allowed is None:
@@ -386,12 +390,10 @@ def _schema_chain(error: ValidationError, root: dict[str, Any]) -> tuple[list[An
             node = _resolve(root, ref)
             parts = tuple(p.replace("~1", "/").replace("~0", "~") for p in ref[1:].split("/")[1:])
             chain.append(node)
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
+        in_dict = isinstance(node, dict) and part in node
+        if not (in_dict or (isinstance(node, list) and isinstance(part, int) and part < len(node))):
             break
+        node = node[part]
         parts = (*parts, str(part))
         chain.append(node)
     return chain, _pointer(parts)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .client import Exchange
-from .spec import ErrorClass, load_spec, validator
+from .spec import DocRow, ErrorClass, load_spec, validator
 from .strategies import GenContext, stored_when_absent
 
 DOCUMENTATION = "documentation"
@@ -197,6 +198,7 @@ def created_set_echoes_request(ex: Exchange, expect: Expectation) -> None:
             continue
         sent = name in expect.sent["data"]
         sent_value = expect.sent["data"].get(name)
+        row: DocRow | None
         try:
             f = spec.field(name)
             row, fact = f.row, f.fact

@@ -18,9 +18,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -237,7 +238,9 @@ def _start_emulator(config: pytest.Config, state: RunState, tmp: Path) -> str:
            "--cmdb-version", state.version, "--seed", str(seed_file)]
     for fault in config.option.emulator_fault:
         cmd += ["--fault", fault]
-    env = {**os.environ, **config.stash[_EMU_ENV], "PYTHONUNBUFFERED": "1"}
+    env: dict[str, str] = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    emu_env: dict[str, str] = config.stash[_EMU_ENV]
+    env.update(emu_env)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     state.process = proc
     assert proc.stdout is not None
@@ -434,17 +437,16 @@ def _fresh_recording(request: pytest.FixtureRequest) -> Iterator[None]:
 # -- reporting ---------------------------------------------------------------------------------------
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     config = item.config
     if STATE not in config.stash:
-        return
+        return report
     state = config.stash[STATE]
     excinfo = call.excinfo
-    if excinfo is not None and excinfo.errisinstance(TargetUnavailable):
-        err: TargetUnavailable = excinfo.value
+    if excinfo is not None and isinstance(excinfo.value, TargetUnavailable):
+        err = excinfo.value
         state.unavailable = err
         if state.target is not None:
             state.target.mark_unavailable(err)
@@ -458,12 +460,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         _attach_extras(report, exchanges, state, item.nodeid, violation)
     # Defence in depth: nothing that pytest prints or stores may carry a secret.
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
-        report.longrepr = tuple(redact(x) if isinstance(x, str) else x for x in report.longrepr)
+        path, line, reason = report.longrepr
+        report.longrepr = (redact(path), line, redact(reason))
     elif report.longrepr is not None:
         text = str(report.longrepr)
         if redact(text) != text:  # keep pytest's structured repr unless it carries a secret
             report.longrepr = redact(text)
     report.sections = [(title, redact(text)) for title, text in report.sections]
+    return report
 
 
 def _find_violation(exc: BaseException) -> ContractViolation | None:
@@ -522,7 +526,8 @@ def _attach_extras(report: pytest.TestReport, exchanges: list[Exchange], state: 
     parts.append(f"<p><b>Replay this test:</b> <code>python -m pytest '{html.escape(nodeid)}' --hypothesis-seed={state.seed}"
                  f"{target} --cmdb-version {state.version}</code></p>")
     parts += [_exchange_html(i, ex) for i, ex in enumerate(exchanges[-3:], 1)]
-    report.extras = [*getattr(report, "extras", []), extras.html(redact("".join(parts)))]
+    # pytest-html reads the extras attribute it documents for this hook.
+    setattr(report, "extras", [*getattr(report, "extras", []), extras.html(redact("".join(parts)))])  # noqa: B010
 
 
 def pytest_html_report_title(report: Any) -> None:

@@ -59,7 +59,7 @@ def run_suite(fault: str | None, profile: str = "quick", stop_first: bool = True
         seconds = time.perf_counter() - start
         failed, reason = _first_failure(junit)
         if not failed and proc.returncode not in (0, 1):
-            reason = (proc.stdout + proc.stderr).strip().splitlines()[-1:] and (proc.stdout + proc.stderr).strip().splitlines()[-1] or ""
+            reason = ((proc.stdout + proc.stderr).strip().splitlines()[-1:] and (proc.stdout + proc.stderr).strip().splitlines()[-1]) or ""
         return Outcome(fault or "(faithful)", proc.returncode, seconds, failed, reason)
 
 
@@ -108,7 +108,8 @@ def main(workers: int = 2, faults: list[str] | None = None, profile: str = "quic
         "|---|---|---|---|",
     ]
     for o in outcomes:
-        lines.append(f"| {o.fault} | {'yes' if o.detected else 'NO (exit ' + str(o.returncode) + ')'} | {o.seconds:.1f} | {_headline(o.reason).replace('|', '/')} |")
+        verdict = "yes" if o.detected else f"NO (exit {o.returncode})"
+        lines.append(f"| {o.fault} | {verdict} | {o.seconds:.1f} | {_headline(o.reason).replace('|', '/')} |")
     text = "\n".join(lines)
     print(text)
     target = out or ROOT / "reports" / "mutation-score.md"

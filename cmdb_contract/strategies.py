@@ -283,7 +283,7 @@ def invalid_case(draw: st.DrawFn, ec: ErrorClass, ctx: GenContext) -> InvalidCas
             return InvalidCase(ec.id, params, auth="header-not-json")
         return InvalidCase(ec.id, params, auth=defect)
     if target == "body":
-        return InvalidCase(ec.id, params, auth="header", raw_body='{"bk_biz_id": %d, "data": {"bk_set_name": ' % ctx.bk_biz_id)
+        return InvalidCase(ec.id, params, auth="header", raw_body=f'{{"bk_biz_id": {ctx.bk_biz_id}, "data": {{"bk_set_name": ')
     if target == "bk_biz_id":
         if defect == "missing":
             del params["bk_biz_id"]

@@ -35,7 +35,7 @@ def scripted() -> Iterator[Callable[[Callable[[str, dict[str, Any]], Reply]], st
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 status, reply = script(self.path.rstrip("/").rsplit("/", 1)[1], body)
                 if reply == "hang":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -162,7 +163,7 @@ def test_wrong_version_code_is_caught_only_in_strict_mode() -> None:
     """Strict mode demands the version's code; documented mode only code > 0."""
     ec = load_spec().error_class("data.bk_capacity.above-maximum")
     body = mutated(FAILURE, "code", 1199006)
-    with pytest.raises(ContractViolation, match="3.14's code"):
+    with pytest.raises(ContractViolation, match=r"3\.14's code"):
         oracles.invalid_request_is_rejected(exchange(body), expect(error_class=ec, expected_code=1199011))
     oracles.invalid_request_is_rejected(exchange(body), expect(error_class=ec, expected_code=1199011, error_codes="documented"))
 
