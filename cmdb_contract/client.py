@@ -202,29 +202,29 @@ class RateLimiter:
 
 
 class Recorder:
-    """Keeps the exchanges of the current test (the last ones show in the report)."""
+    """Keeps the last exchanges of the current test, from every thread (the report shows them)."""
 
     def __init__(self, keep: int = 6) -> None:
         self.keep = keep
-        self._local = threading.local()
+        self._items: list[Exchange] = []
+        self._lock = threading.Lock()
         self.total = 0
 
     @property
     def exchanges(self) -> list[Exchange]:
-        if not hasattr(self._local, "items"):
-            self._local.items = []
-        items: list[Exchange] = self._local.items
-        return items
+        with self._lock:
+            return list(self._items)
 
     def add(self, ex: Exchange) -> None:
-        items = self.exchanges
-        items.append(ex)
-        if len(items) > self.keep:
-            del items[0]
-        self.total += 1
+        with self._lock:
+            self._items.append(ex)
+            if len(self._items) > self.keep:
+                del self._items[0]
+            self.total += 1
 
     def clear(self) -> None:
-        self._local.items = []
+        with self._lock:
+            self._items = []
 
 
 @dataclass

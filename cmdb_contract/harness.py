@@ -8,10 +8,12 @@ documentation rows were exercised, and never holds a credential itself.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import secrets
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .client import Exchange, Target, TargetUnavailable
@@ -19,6 +21,7 @@ from .oracles import (
     REJECTION_ORACLES,
     SUCCESS_ORACLES,
     Expectation,
+    SeenIds,
     nothing_stored,
     run_oracles,
     search_info,
@@ -50,7 +53,8 @@ class Harness:
         self.prefix = f"ct{self.run_id}"
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self.seen_ids: set[int] = set()
+        self.seen_ids = SeenIds()
+        self._pool: ThreadPoolExecutor | None = None
         self.rows: Counter[str] = Counter()
         self.examples = 0
 
@@ -66,11 +70,13 @@ class Harness:
         return tok
 
     def fill(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A copy of ``params`` whose name slot holds a fresh unique token."""
-        out = copy.deepcopy(params)
+        """A copy of ``params`` whose name slot holds a fresh unique token (the case itself is untouched)."""
+        out = dict(params)
         data = out.get("data")
-        if isinstance(data, dict) and isinstance(data.get("bk_set_name"), str) and TOKEN_SLOT in data["bk_set_name"]:
-            data["bk_set_name"] = data["bk_set_name"].replace(TOKEN_SLOT, self.token(), 1)
+        if isinstance(data, dict):
+            data = out["data"] = copy.deepcopy(data)
+            if isinstance(data.get("bk_set_name"), str) and TOKEN_SLOT in data["bk_set_name"]:
+                data["bk_set_name"] = data["bk_set_name"].replace(TOKEN_SLOT, self.token(), 1)
         return out
 
     # -- sending ----------------------------------------------------------------------------
@@ -128,6 +134,28 @@ class Harness:
         run_oracles(SUCCESS_ORACLES, ex, self.expectation(sent))
         return ex, sent
 
+    def create_many(self, cases: list[ValidCase]) -> None:
+        """Send several valid cases over concurrent connections; raise the first failure in order.
+
+        The server works on one request while the suite judges another, the way
+        a real client fleet loads it; results are judged per case, so a failure
+        names its own exchange and Hypothesis can shrink the batch to it.
+        """
+        if len(cases) == 1:
+            self.create_valid(cases[0])
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="contract")
+        futures = [self._pool.submit(self.create_valid, case) for case in cases]
+        errors = [f.exception() for f in futures]
+        for err in errors:
+            if err is not None:
+                raise err
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
     def reject_invalid(self, case: InvalidCase, check_state: bool = False) -> Exchange:
         """Send an invalid case, run the rejection oracles, optionally prove nothing was stored."""
         spec = load_spec()
@@ -156,24 +184,27 @@ class Harness:
 
     # -- coverage of documentation rows -----------------------------------------------------
     def _count_rows(self, sent: dict[str, Any], auth: str) -> None:
-        spec = load_spec()
+        keys = self._row_keys()
+        data = sent.get("data", {})
         with self._lock:
-            for name in sent:
-                if name in spec.request["properties"]:
-                    self.rows[spec.top_level_row(name).key] += 1
-            for name in ("bk_app_code", "bk_app_secret"):
-                self.rows[spec.top_level_row(name).key] += 1
-            from .client import SECRETS
+            self.rows.update(keys["always"])
+            self.rows.update(keys["top"][name] for name in sent if name in keys["top"])
+            self.rows.update(keys["data"][name] for name in data if name in keys["data"])
 
-            self.rows[spec.top_level_row("bk_token" if SECRETS.get("token") else "bk_username").key] += 1
-            data = sent.get("data", {})
-            for f in spec.fields:
-                if f.name in data:
-                    self.rows[f.row.key] += 1
-            for name in spec.response["$defs"]["success"]["properties"]:
-                self.rows[spec.response_row("success", name).key] += 1
-            for name in spec.set_schema["properties"]:
-                self.rows[spec.set_row(name).key] += 1
+    @functools.cache  # noqa: B019 - one harness per session; the keys never change
+    def _row_keys(self) -> dict[str, Any]:
+        spec = load_spec()
+        from .client import SECRETS
+
+        user = "bk_token" if SECRETS.get("token") else "bk_username"
+        always = [spec.top_level_row(n).key for n in ("bk_app_code", "bk_app_secret", user)]
+        always += [spec.response_row("success", n).key for n in spec.response["$defs"]["success"]["properties"]]
+        always += [spec.set_row(n).key for n in spec.set_schema["properties"]]
+        return {
+            "always": always,
+            "top": {n: spec.top_level_row(n).key for n in spec.request["properties"]},
+            "data": {f.name: f.row.key for f in spec.fields},
+        }
 
     def _count_target_row(self, target: str) -> None:
         spec = load_spec()

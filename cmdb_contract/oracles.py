@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class ContractViolation(AssertionError):
         self.expected = expected
         self.received = received
         self.detail = detail
+        self.exchange: Exchange | None = None
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -74,7 +76,27 @@ class Expectation:
     error_class: ErrorClass | None = None
     expected_code: int | None = None
     code_source: str = ""
-    seen_ids: set[int] | None = None
+    seen_ids: SeenIds | None = None
+
+
+class SeenIds:
+    """The bk_set_ids seen in this run; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add_new(self, set_id: int) -> bool:
+        """Record ``set_id``; False when it had been seen before."""
+        with self._lock:
+            if set_id in self._ids:
+                return False
+            self._ids.add(set_id)
+            return True
+
+    def __contains__(self, set_id: object) -> bool:
+        with self._lock:
+            return set_id in self._ids
 
 
 Oracle = Callable[[Exchange, Expectation], None]
@@ -224,11 +246,9 @@ def set_id_is_new(ex: Exchange, expect: Expectation) -> None:
     set_id = ex.json["data"].get("bk_set_id")
     if not isinstance(set_id, int) or isinstance(set_id, bool) or set_id <= 0:
         _fail("bk_set_id is a positive integer", str(load_spec().set_row("bk_set_id")), DOCUMENTATION, "an integer > 0", set_id)
-    if expect.seen_ids is not None:
-        if set_id in expect.seen_ids:
+    if expect.seen_ids is not None and not expect.seen_ids.add_new(set_id):
             _fail("bk_set_id is never reused", "research cmdb §4: ids come from a sequence, global, monotonic, never reused",
                   SERVER, "an id not seen before in this run", set_id)
-        expect.seen_ids.add(set_id)
 
 
 def times_are_rfc3339(ex: Exchange, expect: Expectation) -> None:
@@ -275,8 +295,12 @@ REJECTION_ORACLES: tuple[Oracle, ...] = (envelope_is_consistent, invalid_request
 
 def run_oracles(oracles: tuple[Oracle, ...], ex: Exchange, expect: Expectation) -> None:
     __tracebackhide__ = True
-    for oracle in oracles:
-        oracle(ex, expect)
+    try:
+        for oracle in oracles:
+            oracle(ex, expect)
+    except ContractViolation as violation:
+        violation.exchange = ex  # the report shows the exchange that broke the rule
+        raise
 
 
 # -- 4. state (judging searches the test made) ---------------------------------------------------

@@ -147,6 +147,14 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+_CURRENT: list[RunState] = []
+
+
+def current_context() -> GenContext:
+    """The generation context of the running contract session (for module-level strategies)."""
+    if not _CURRENT or _CURRENT[-1].harness is None:
+        raise RuntimeError("no contract session is running: run python -m pytest contract_tests")
+    return _CURRENT[-1].harness.ctx
 
 
 def _is_contract_run(config: pytest.Config) -> bool:
@@ -278,6 +286,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ctx = GenContext(bk_biz_id=opt.bk_biz_id, bk_parent_id=opt.bk_parent_id or opt.bk_biz_id,
                      set_template_ids=templates, bk_supplier_account=opt.bk_supplier_account)
     state.harness = Harness(target, ctx, state.version, state.error_codes, run_id=state.run_id)
+    _CURRENT.append(state)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -306,6 +315,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             if not state.cleanup_note.startswith("cleanup complete") and session.exitstatus == 0:
                 session.exitstatus = 1
     finally:
+        if state.harness is not None:
+            state.harness.close()
         if target is not None:
             target.close()
         if state.process is not None:
@@ -457,6 +468,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if violation is not None:
             state.violations[violation.rule] += 1
         exchanges = state.target.recorder.exchanges if state.target is not None else []
+        if violation is not None and violation.exchange is not None:
+            # The exchange that broke the rule comes first, then what preceded it.
+            exchanges = [violation.exchange, *[e for e in exchanges if e is not violation.exchange]][:3]
         _attach_extras(report, exchanges, state, item.nodeid, violation)
     # Defence in depth: nothing that pytest prints or stores may carry a secret.
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
@@ -525,7 +539,8 @@ def _attach_extras(report: pytest.TestReport, exchanges: list[Exchange], state: 
     target = "" if state.embedded else f" --target-url {html.escape(state.url)}"
     parts.append(f"<p><b>Replay this test:</b> <code>python -m pytest '{html.escape(nodeid)}' --hypothesis-seed={state.seed}"
                  f"{target} --cmdb-version {state.version}</code></p>")
-    parts += [_exchange_html(i, ex) for i, ex in enumerate(exchanges[-3:], 1)]
+    shown = exchanges[:3] if violation is not None and violation.exchange is not None else exchanges[-3:]
+    parts += [_exchange_html(i, ex) for i, ex in enumerate(shown, 1)]
     # pytest-html reads the extras attribute it documents for this hook.
     setattr(report, "extras", [*getattr(report, "extras", []), extras.html(redact("".join(parts)))])  # noqa: B010
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 import jsonschema
 
@@ -205,12 +206,35 @@ def load_spec() -> Spec:
     return Spec(request, response, errors, deviations, fields)
 
 
+class ResponseValidator:
+    """Validates against one response definition: a compiled fast path, python-jsonschema's errors.
+
+    Judging every response is on the suite's hot path: jsonschema-rs answers
+    "valid?" in microseconds; only an invalid instance pays for
+    python-jsonschema's detailed, readable errors.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self._slow = DRAFT(schema, format_checker=DRAFT.FORMAT_CHECKER)
+        try:
+            import jsonschema_rs
+
+            self._fast: Any = jsonschema_rs.validator_for(schema, validate_formats=False)
+        except ImportError:  # pragma: no cover - jsonschema-rs is a dependency; stay correct without it
+            self._fast = None
+
+    def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
+        if self._fast is not None and self._fast.is_valid(instance):
+            return iter(())
+        errors: Iterator[jsonschema.ValidationError] = self._slow.iter_errors(instance)
+        return errors
+
+
 @cache
-def validator(name: str) -> jsonschema.protocols.Validator:
+def validator(name: str) -> ResponseValidator:
     """A validator for ``#/$defs/<name>`` of the response schema, built once."""
     spec = load_spec()
-    schema = {"$ref": f"#/$defs/{name}", "$defs": spec.response["$defs"]}
-    return DRAFT(schema, format_checker=DRAFT.FORMAT_CHECKER)
+    return ResponseValidator({"$ref": f"#/$defs/{name}", "$defs": spec.response["$defs"]})
 
 
 def doc_rows() -> list[DocRow]:

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cmdb_contract.harness import Harness
-from cmdb_contract.plugin import DETERMINISTIC
+from cmdb_contract.plugin import DETERMINISTIC, current_context
 from cmdb_contract.spec import load_spec
-from cmdb_contract.strategies import invalid_case, invalid_cases
+from cmdb_contract.strategies import InvalidCase, invalid_case_of, invalid_cases
 
 CLASSES = load_spec().error_classes
 # Requests rejected by the gateway never reach CMDB, so they need no write permission.
@@ -31,13 +31,12 @@ _PARAMS = [
 def test_catalogued_defect_is_rejected(harness: Harness, class_id: str, data: st.DataObject) -> None:
     """A request with this one defect is rejected with the catalogued code and stores nothing."""
     ec = load_spec().error_class(class_id)
-    case = data.draw(invalid_case(ec, harness.ctx), label="case")
+    case = data.draw(invalid_case_of(class_id, harness.ctx), label="case")
     harness.reject_invalid(case, check_state=ec.layer == "cmdb")
 
 
 @pytest.mark.writes
-@given(data=st.data())
-def test_random_invalid_payloads_are_rejected(harness: Harness, data: st.DataObject) -> None:
+@given(case=st.deferred(lambda: invalid_cases(current_context())))
+def test_random_invalid_payloads_are_rejected(harness: Harness, case: InvalidCase) -> None:
     """Random single-defect requests across all classes are rejected with their codes."""
-    case = data.draw(invalid_cases(harness.ctx), label="case")
     harness.reject_invalid(case)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cmdb_contract.harness import Harness
+from cmdb_contract.plugin import current_context
 from cmdb_contract.spec import load_spec
 from cmdb_contract.strategies import (
     UNKNOWN_FIELD,
@@ -124,8 +125,7 @@ def test_request_id_is_fresh_per_request(harness: Harness) -> None:
     assert first.json["request_id"] != second.json["request_id"], "request_id repeated across requests (research esb §4: fresh uuid4 per request)"
 
 
-@given(data=st.data())
-def test_valid_payloads_are_created(harness: Harness, data: st.DataObject) -> None:
-    """Random valid requests (any optional fields, either auth style) are created as sent."""
-    case = data.draw(valid_cases(harness.ctx, auth=st.sampled_from(["body", "header"])), label="case")
-    harness.create_valid(case)
+@given(cases=st.lists(st.deferred(lambda: valid_cases(current_context(), ("body", "header"))), min_size=1, max_size=12))
+def test_valid_payloads_are_created(harness: Harness, cases: list[ValidCase]) -> None:
+    """Random valid requests (any optional fields, either auth style), sent concurrently, are created as sent."""
+    harness.create_many(cases)

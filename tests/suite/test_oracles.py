@@ -35,7 +35,7 @@ def exchange(body: Any, status: int = 200, ctype: str = "application/json; chars
 
 
 def expect(**kw: Any) -> Expectation:
-    return Expectation(ctx=CTX, sent=copy.deepcopy(SENT), seen_ids=set(), **kw)
+    return Expectation(ctx=CTX, sent=copy.deepcopy(SENT), seen_ids=oracles.SeenIds(), **kw)
 
 
 def mutated(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
