@@ -25,7 +25,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from .spec import DRAFT, Spec
+from .spec import DRAFT, Spec, json_type
 
 SCHEMA_FILES = ("request.schema.json", "response.schema.json")
 EXAMPLE_HEADINGS = {"request": "请求参数示例", "response": "返回结果示例"}
@@ -239,20 +239,6 @@ def _resolve(root: dict[str, Any], ref: str) -> Any:
     return node
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _types(root: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) -> frozenset[str] | None:
     """The JSON types a schema node admits, or None when it does not constrain the type."""
     if not isinstance(node, dict):
@@ -261,9 +247,9 @@ def _types(root: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) 
         t = node["type"]
         return frozenset([t] if isinstance(t, str) else t)
     if "const" in node:
-        return frozenset({_json_type(node["const"])})
+        return frozenset({json_type(node["const"])})
     if "enum" in node:
-        return frozenset(_json_type(v) for v in node["enum"])
+        return frozenset(json_type(v) for v in node["enum"])
     ref = node.get("$ref")
     if isinstance(ref, str) and ref not in seen:
         return _types(root, _resolve(root, ref), seen | {ref})

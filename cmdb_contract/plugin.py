@@ -96,6 +96,13 @@ def _rate(value: str) -> float:
     return n
 
 
+def _seconds(value: str) -> float:
+    n = _rate(value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError("the timeout must be a positive number of seconds")
+    return n
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("create_set contract", "create_set contract suite (target, versions, safety)")
     group.addoption("--target-url", type=_url, default=None,
@@ -111,7 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-writes", action="store_true", default=False,
                     help="allow creating (and then deleting) sets on a target other than the embedded emulator")
     group.addoption("--rate-limit", type=_rate, default=0.0, help="at most N requests per second (default: 0, no limit)")
-    group.addoption("--request-timeout", type=_rate, default=15.0, help="seconds to wait for one answer (default: 15)")
+    group.addoption("--request-timeout", type=_seconds, default=15.0, help="seconds to wait for one answer (default: 15)")
     group.addoption("--denied-username", default=None,
                     help="a user known to lack create permission, to check 9900403 (embedded emulator: seeded automatically)")
     group.addoption("--cleanup-only", action="store_true", default=False,

@@ -8,11 +8,11 @@ no HTTP, no Hypothesis. Field lists are derived here and nowhere else.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 import jsonschema
 
@@ -23,6 +23,21 @@ DRAFT = jsonschema.Draft202012Validator
 EXTENSION_KEYWORDS = frozenset({"x-doc", "x-research", "x-deviation"})
 JSON_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
 VERSIONS = ("3.13", "3.14")
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a decoded JSON value (bool is not an integer)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Path only: query strings and bodies can carry app secrets.
             sys.stderr.write(f"{method} {path} {reply.status} {ms:.1f}ms\n")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server dispatches on these names
 
     def send_response(self, code: int, message: str | None = None) -> None:
         # Skip BaseHTTPRequestHandler's per-request access log line.

@@ -66,7 +66,7 @@ def _dumps(doc: Any) -> str:
 class Tx:
     """Queries available inside one transaction."""
 
-    __slots__ = ("_c", "_businesses")
+    __slots__ = ("_businesses", "_c")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn

@@ -15,7 +15,7 @@ import requests
 from .helpers import AUTH, BIZ, unique
 
 pytest.importorskip("bkapi_component.open.client")
-from bkapi_component.open.client import Client  # noqa: E402
+from bkapi_component.open.client import Client
 
 
 def test_official_sdk_creates_searches_and_deletes(url: str) -> None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cmdb_contract import strategies as S
-from cmdb_contract.spec import JSON_TYPES, load_spec
+from cmdb_contract.spec import JSON_TYPES, json_type, load_spec
 
 SPEC = load_spec()
 CTX = S.GenContext(bk_biz_id=2, bk_parent_id=2, set_template_ids=(1,))
@@ -55,18 +55,6 @@ def test_boundary_names_sit_exactly_on_the_limits() -> None:
     assert all(stored_name_ok(n) for n in names.values())
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return {str: "string", dict: "object", list: "array"}[type(value)]
-
-
 @pytest.mark.parametrize("class_id", [ec.id for ec in SPEC.error_classes if ec.target.startswith("data.")])
 @settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -86,7 +74,7 @@ def test_data_defect_is_the_only_defect(class_id: str, data: st.DataObject) -> N
         return
     value = payload[field]
     if ec.defect.startswith("type:"):
-        assert _json_type(value) == ec.defect.split(":", 1)[1]
+        assert json_type(value) == ec.defect.split(":", 1)[1]
     else:
         errors = list(DATA_VALIDATOR.iter_errors({**S.minimal_data(CTX, FILLED), field: value}))
         over_bytes = isinstance(value, str) and S.utf8_len(value.strip()) > SPEC.field(field).research.get("maxBytes", 10**9)
