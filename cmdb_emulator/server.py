@@ -95,6 +95,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server dispatches on these names
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND, ...) gets ESB's 404 envelope like PUT does
+        # (research esb §1.1), not http.server's HTML 501 page.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def send_response(self, code: int, message: str | None = None) -> None:
         # Skip BaseHTTPRequestHandler's per-request access log line.
         self.send_response_only(code, message)

@@ -41,7 +41,7 @@ def test_get_is_routed_and_data_is_a_string(url: str) -> None:
     assert body["message"] == "data [data] Must be the specified parameter data type dict"
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
 def test_other_methods_get_the_404_envelope(url: str, method: str) -> None:
     """research esb §1.1: methods other than GET/POST -> HTTP 404 handler_404_view body."""
     response = requests.request(method, url + path("create_set"), json={}, timeout=10)
