@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -163,34 +163,37 @@ class Spec:
         return _row(self.set_schema["properties"][name])
 
     # -- errors ------------------------------------------------------------
-    @property
+    # Built once: the harness looks classes up for every invalid request it sends.
+    @cached_property
     def error_classes(self) -> tuple[ErrorClass, ...]:
         return tuple(ErrorClass(**c) for c in self.errors["classes"])
 
+    @cached_property
+    def _classes_by_id(self) -> dict[str, ErrorClass]:
+        return {c.id: c for c in self.error_classes}
+
     def error_class(self, class_id: str) -> ErrorClass:
-        for c in self.error_classes:
-            if c.id == class_id:
-                return c
-        raise KeyError(class_id)
+        return self._classes_by_id[class_id]
+
+    def _state(self, state_id: str) -> dict[str, Any]:
+        for s in self.errors["state"]:
+            if s["id"] == state_id:
+                entry: dict[str, Any] = s
+                return entry
+        raise KeyError(state_id)
 
     def state_code(self, state_id: str, version: str) -> int:
-        for s in self.errors["state"]:
-            if s["id"] == state_id:
-                return int(s["codes"][version])
-        raise KeyError(state_id)
+        return int(self._state(state_id)["codes"][version])
 
     def state_source(self, state_id: str) -> str:
-        for s in self.errors["state"]:
-            if s["id"] == state_id:
-                return str(s["source"])
-        raise KeyError(state_id)
+        return str(self._state(state_id)["source"])
 
     @property
     def accepted(self) -> tuple[tuple[str, str], ...]:
         return tuple((a["target"], a["defect"]) for a in self.errors["accepted"])
 
     # -- deviations --------------------------------------------------------
-    @property
+    @cached_property
     def deviations(self) -> tuple[Deviation, ...]:
         return tuple(Deviation(**d) for d in self.deviations_doc["deviations"])
 
