@@ -498,8 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             say("|---|---|---|---|---|")
             for label, tests in (("valid property test", [VALID_TEST]), ("valid + invalid property tests", [VALID_TEST, INVALID_TEST])):
                 for workers in (1, 2):
-                    run = run_suite(emu, creds, tests, f"{label} -n {workers}", args.scaling_profile, workers)
-                    say(f"| {label} | -n {workers} | {run.examples} | {run.seconds:.2f} | {run.eps:.0f} |")
+                    scaled = run_suite(emu, creds, tests, f"{label} -n {workers}", args.scaling_profile, workers)
+                    say(f"| {label} | -n {workers} | {scaled.examples} | {scaled.seconds:.2f} | {scaled.eps:.0f} |")
             say("")
             say("One @given test is one xdist work item: -n 2 cannot split it, only run two tests side by side.")
     if "faults" in sections or "scaling" in sections:

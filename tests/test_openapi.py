@@ -37,7 +37,7 @@ RESPONSE_POINTER = _OPERATION_POINTER + "/responses/200/content/application~1jso
 # The OAS 3.1 structure this export uses (Root, Info, Server, Paths, Path Item,
 # Operation, Request Body, Responses, Response, Media Type, Components), with
 # the specification's required fields, key patterns and "x-" extensions.
-_EXT = {"^x-": {}}
+_EXT: dict[str, Any] = {"^x-": {}}
 OAS_31_SUBSET: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
