@@ -129,3 +129,14 @@ def test_request_id_is_fresh_per_request(harness: Harness) -> None:
 def test_valid_payloads_are_created(harness: Harness, cases: list[ValidCase]) -> None:
     """Random valid requests (any optional fields, either auth style), sent concurrently, are created as sent."""
     harness.create_many(cases)
+
+
+_ACCEPTED_NULLS = [pytest.param(t.split(".", 1)[1], id=f"{t.split('.', 1)[1]}=null") for t, d in SPEC.accepted if d == "type:null" and t.startswith("data.")]
+
+
+@pytest.mark.parametrize("field", _ACCEPTED_NULLS)
+def test_explicit_null_is_stored_as_null(harness: Harness, field: str) -> None:
+    """An explicit null for an optional attribute the server accepts it for is stored as null, not defaulted."""
+    data = minimal_data(harness.ctx)
+    data[field] = None
+    harness.create_valid(_case(harness, data))
