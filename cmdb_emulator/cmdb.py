@@ -19,11 +19,9 @@ from typing import Any
 from . import messages as m
 from .faults import Faults
 from .messages import SET_TEMPLATE_ID_ARG, CmdbError
-from .store import DuplicateName, Store, Tx
+from .store import INT64_MAX, INT64_MIN, DuplicateName, Store, Tx
 from .world import IDLE_SET_NAME, World
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 NAME_MAX_RUNES = 256
 SINGLECHAR_MAX_BYTES = 256
 LONGCHAR_MAX_BYTES = 2000
@@ -187,7 +185,7 @@ class Cmdb:
         """A2: IAM create_biz_topology on the business (9900403 + permission)."""
         if call.user not in self.world.users_without_permission:
             return None
-        biz = tx.business(biz_id) if INT64_MIN <= biz_id <= INT64_MAX else None
+        biz = tx.business(biz_id)
         permission = {
             **PERMISSION_SYSTEM,
             "actions": [{
@@ -490,7 +488,7 @@ class Cmdb:
                 if denied:
                     return denied
                 self._check_path_biz(biz_id)
-                current = tx.get_set(set_id) if INT64_MIN <= set_id <= INT64_MAX else None
+                current = tx.get_set(set_id)
                 if current is None or current.get("bk_biz_id") != biz_id:
                     raise CmdbError(m.NOT_FOUND)
                 if default_flag(current) != 0:
@@ -532,7 +530,7 @@ class Cmdb:
                 self._check_path_biz(biz_id)
                 found: list[int] = []
                 for set_id in set_ids:
-                    doc = tx.get_set(set_id) if INT64_MIN <= set_id <= INT64_MAX else None
+                    doc = tx.get_set(set_id)
                     if doc is None or doc.get("bk_biz_id") != biz_id:
                         continue
                     if default_flag(doc) != 0:

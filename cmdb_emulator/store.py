@@ -22,6 +22,10 @@ from typing import Any
 from .faults import Faults
 from .world import IDLE_MODULES, IDLE_SET_NAME, World
 
+# SQLite integers are 64-bit; an id outside that range can name no stored row.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
 SEED_TIME = "2024-01-01T00:00:00+08:00"
 
 _SCHEMA = """
@@ -147,7 +151,9 @@ class Tx:
         return row is not None
 
     def get_set(self, set_id: int) -> dict[str, Any] | None:
-        """The set document with this id, or None."""
+        """The set document with this id, or None (also for ids SQLite cannot hold)."""
+        if not INT64_MIN <= set_id <= INT64_MAX:
+            return None
         row = self._c.execute("SELECT doc FROM sets WHERE bk_set_id = ?", (set_id,)).fetchone()
         return json.loads(row[0]) if row else None
 

@@ -233,6 +233,13 @@ def test_delete_unknown_set_succeeds(vurl: str) -> None:
     assert call(vurl, "delete_set", {"bk_biz_id": BIZ, "bk_set_id": 987654321})["code"] == 0
 
 
+def test_ids_beyond_int64_name_no_set(vurl: str) -> None:
+    """research cmdb §6: an id no store can hold is simply not found (delete succeeds, update is 1199019), never a 500."""
+    huge = 2**63
+    assert call(vurl, "delete_set", {"bk_biz_id": BIZ, "bk_set_id": huge})["code"] == 0
+    assert call(vurl, "update_set", {"bk_biz_id": BIZ, "bk_set_id": huge, "data": {"bk_set_desc": "x"}})["code"] == 1199019
+
+
 def test_delete_set_with_user_default_is_built_in(vurl: str) -> None:
     """research cmdb §1.2: a set created with default=1 is built-in afterwards."""
     made = create_ok(vurl, {"default": 1})
