@@ -208,7 +208,6 @@ class Recorder:
         self.keep = keep
         self._items: list[Exchange] = []
         self._lock = threading.Lock()
-        self.total = 0
 
     @property
     def exchanges(self) -> list[Exchange]:
@@ -220,7 +219,6 @@ class Recorder:
             self._items.append(ex)
             if len(self._items) > self.keep:
                 del self._items[0]
-            self.total += 1
 
     def clear(self) -> None:
         with self._lock:

@@ -130,7 +130,7 @@ class Harness:
         """Send a valid case and run every success oracle on the answer."""
         sent = self.fill(case.params)
         ex = self.send_create(sent, auth=case.auth)
-        self._count_rows(sent, case.auth)
+        self._count_rows(sent)
         run_oracles(SUCCESS_ORACLES, ex, self.expectation(sent))
         return ex, sent
 
@@ -183,7 +183,7 @@ class Harness:
         return search_info(self.target.search_sets(bk_biz_id, {"bk_set_id": set_id}, self.ctx.bk_supplier_account))
 
     # -- coverage of documentation rows -----------------------------------------------------
-    def _count_rows(self, sent: dict[str, Any], auth: str) -> None:
+    def _count_rows(self, sent: dict[str, Any]) -> None:
         keys = self._row_keys()
         data = sent.get("data", {})
         with self._lock:

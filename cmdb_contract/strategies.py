@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .spec import ErrorClass, FieldSpec, Spec, load_spec
+from .spec import ErrorClass, FieldSpec, load_spec
 
 TOKEN_LEN = 12
 TOKEN_SLOT = "@" * TOKEN_LEN
@@ -51,7 +51,6 @@ class ValidCase:
 
     params: dict[str, Any]
     auth: str = "body"
-    shape: str = "random"
 
     @property
     def data(self) -> dict[str, Any]:
@@ -67,15 +66,6 @@ class InvalidCase:
     params: dict[str, Any] = field(default_factory=dict)
     auth: str = "body"
     raw_body: str | None = None
-
-    @property
-    def name(self) -> str | None:
-        data = self.params.get("data")
-        if isinstance(data, dict):
-            name = data.get("bk_set_name")
-            if isinstance(name, str) and TOKEN_SLOT in name:
-                return name
-        return None
 
 
 def utf8_len(s: str) -> int:
@@ -339,14 +329,3 @@ def invalid_case_of(class_id: str, ctx: GenContext) -> st.SearchStrategy[Invalid
 def invalid_cases(ctx: GenContext) -> st.SearchStrategy[InvalidCase]:
     """Any invalid request of any catalogued class."""
     return st.one_of(*(invalid_case_of(ec.id, ctx) for ec in load_spec().error_classes))
-
-
-def wrong_types(f: FieldSpec) -> list[str]:
-    """The JSON types a field does not accept by its schema."""
-    from .spec import JSON_TYPES
-
-    return [t for t in JSON_TYPES if t != f.type]
-
-
-def spec_for_tests() -> Spec:
-    return load_spec()

@@ -15,6 +15,7 @@ import pytest
 from cmdb_contract.harness import Harness
 from cmdb_contract.oracles import (
     REJECTION_ORACLES,
+    SUCCESS_ORACLES,
     ContractViolation,
     Expectation,
     nothing_stored,
@@ -89,16 +90,10 @@ def test_deleted_name_can_be_reused(harness: Harness) -> None:
                                 "research (the real server's behaviour)", "result true", body or ex.response_text[:300])
     nothing_stored(harness.find_by_name(biz, created["bk_set_name"]), "after delete_set")
     again = harness.send_create(sent)
-    run_oracles(harness_success_oracles(), again, harness.expectation(sent))
+    run_oracles(SUCCESS_ORACLES, again, harness.expectation(sent))
     if again.json["data"]["bk_set_id"] == created["bk_set_id"]:
         raise ContractViolation("bk_set_id is never reused", "research cmdb §4: ids come from a sequence, never reused",
                                 "research (the real server's behaviour)", f"an id other than {created['bk_set_id']}", again.json["data"]["bk_set_id"])
-
-
-def harness_success_oracles() -> tuple[Any, ...]:
-    from cmdb_contract.oracles import SUCCESS_ORACLES
-
-    return SUCCESS_ORACLES
 
 
 def test_concurrent_creates_of_one_name_yield_one_set(harness: Harness) -> None:
