@@ -52,19 +52,28 @@ class _Secrets:
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
+        self._forms: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def set(self, app_code: str, app_secret: str, username: str, token: str) -> None:
+        # The forms to redact are fixed when the credentials are: every exchange is redacted.
+        secrets = sorted((v for v in (app_secret, token) if v), key=len, reverse=True)
+        forms = []
+        for secret in secrets:  # longest first, so a secret containing another goes whole
+            forms.append(secret)
+            escaped = json.dumps(secret)[1:-1]
+            if escaped != secret:
+                forms.append(escaped)
         with self._lock:
             self._values = {"app_code": app_code, "app_secret": app_secret, "username": username, "token": token}
+            self._forms = tuple(forms)
 
     def get(self, key: str) -> str:
         return self._values.get(key, "")
 
-    def secret_strings(self) -> list[str]:
-        # Longest first so that a secret containing another is redacted whole.
-        vals = [self._values.get("app_secret", ""), self._values.get("token", "")]
-        return sorted((v for v in vals if v), key=len, reverse=True)
+    def redaction_forms(self) -> tuple[str, ...]:
+        """Each secret as written and as it appears inside JSON."""
+        return self._forms
 
     def __repr__(self) -> str:  # pragma: no cover - defensive only
         return "<secrets redacted>"
@@ -89,17 +98,9 @@ def configure_credentials(environ: dict[str, str] | os._Environ[str] | None = No
 
 def redact(text: str) -> str:
     """Replace every secret (app secret, token) in ``text``, also JSON-escaped."""
-    for secret in SECRETS.secret_strings():
-        text = text.replace(secret, REDACTED)
-        escaped = json.dumps(secret)[1:-1]
-        if escaped != secret:
-            text = text.replace(escaped, REDACTED)
+    for form in SECRETS.redaction_forms():
+        text = text.replace(form, REDACTED)
     return text
-
-
-def redact_obj(obj: Any) -> Any:
-    """A deep copy of a JSON-like object with secrets redacted."""
-    return json.loads(redact(json.dumps(obj, ensure_ascii=False)))
 
 
 @dataclass
