@@ -32,5 +32,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check cmdb_contract cmdb_emulator contract_tests tests benchmarks conftest.py
 	$(BIN)/mypy
 
+# Never deletes a ledger: it lists sets an interrupted run may have left on a target.
 clean:
-	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.jsonl reports/*.done reports/*.md .hypothesis
+	@if ls reports/ledger-*.jsonl >/dev/null 2>&1; then \
+	  echo "make clean: refusing: these ledgers list sets that interrupted runs may have left on a target:" >&2; \
+	  ls reports/ledger-*.jsonl >&2; \
+	  echo "sweep them first: .venv/bin/python -m pytest contract_tests --cleanup-only --target-url URL (with BK_APP_CODE, BK_APP_SECRET, BK_USERNAME set)" >&2; \
+	  exit 1; \
+	fi
+	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.md reports/*.png reports/replay-* .hypothesis

@@ -33,10 +33,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = os.environ.get(ENV_FILE)
     if not path or "start" not in _window:
         return
-    from cmdb_contract.plugin import STATE
+    from cmdb_contract.plugin import RUN
 
-    state: Any = session.config.stash.get(STATE, None)
-    examples = state.harness.examples if state is not None and state.harness is not None else 0
+    run: Any = session.config.stash.get(RUN, None)
+    examples = run.harness.coverage.creates if run is not None and run.harness is not None else 0
     line = json.dumps({"pid": os.getpid(), "start": _window["start"], "end": _window["end"], "examples": examples})
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")

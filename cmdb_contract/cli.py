@@ -1,8 +1,9 @@
 """``cmdb-contract``: the suite's command line besides pytest.
 
-Subcommands: ``drift`` (compare a BlueKing apidoc Markdown file with spec/),
-``export-openapi`` (spec/ as an OpenAPI 3.1 document for other tools),
-``selftest`` (the mutation self-test: the suite against every injected fault).
+Subcommands: ``run`` (the contract suite, keeping its exit code), ``drift``
+(compare a BlueKing apidoc Markdown file with spec/), ``export-openapi``
+(spec/ as an OpenAPI 3.1 document for other tools), ``selftest`` (the
+mutation self-test: the suite against every injected fault).
 Boundary: argument parsing and printing; the work is in the named modules.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,9 +47,25 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
+    from .selftest import UnknownFault
     from .selftest import main as selftest_main
 
-    return selftest_main(workers=args.workers, faults=args.fault or None, profile=args.profile)
+    try:
+        return selftest_main(workers=args.workers, faults=args.fault or None, profile=args.profile)
+    except UnknownFault as exc:
+        print(f"cmdb-contract selftest: {exc}", file=sys.stderr)
+        return 4
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    """The contract suite with pytest's exit code kept (make would turn every failure into 2)."""
+    if not (ROOT / "contract_tests").is_dir():
+        print(f"cmdb-contract run: no contract_tests/ beside {ROOT}: run it from a checkout of this project", file=sys.stderr)
+        return 4
+    return subprocess.call([sys.executable, "-m", "pytest", "contract_tests", *extra], cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault", action="append", help="only this fault (repeatable; default: all)")
     p.add_argument("--profile", default="quick", help="Hypothesis profile for each run (default: %(default)s)")
     p.set_defaults(func=_selftest)
-    args = parser.parse_args(argv)
+    p = sub.add_parser("run", help="run the contract suite (python -m pytest contract_tests ...) and keep its exit code",
+                       description="Every option after 'run' goes to pytest, e.g. cmdb-contract run --allow-writes --bk-biz-id 3. "
+                                   "Exit codes: 0 pass, 1 contract broken, 2 interrupted, 3 target unavailable, 4 usage error, "
+                                   "5 no test selected, 6 suite error.")
+    p.set_defaults(func=None)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run":
+        return _run(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     code: int = args.func(args)
     return code
 

@@ -1,42 +1,56 @@
 """Talk to a target (a real ESB + CMDB or the emulator) and record every exchange.
 
-Boundary: HTTP only. Credentials are read from the environment here and kept in
-this module; they are injected into a request at the moment it is sent and
-redacted from everything recorded, so no object a test receives, no Hypothesis
-example and no report can carry them. Judging responses is ``oracles``' job.
+Boundary: HTTP only. A request is described without credentials (``Request``);
+the client renders it twice, with the real credentials for the wire and with
+placeholders for the record, so nothing recorded can hold a secret. It bounds
+every request as a whole (connect to last byte), never follows a redirect,
+caps answers, keeps at most ``concurrency`` requests in flight within the rate
+limit, and trips its own breaker when the target stops answering like an API.
+Judging answers is ``oracles``' job.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import json
 import os
 import re
 import shlex
+import socket
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .credentials import BODY, PLACEHOLDERS, Auth, Credentials
 
 API_PREFIX = "/api/c/compapi/v2/cc/"
-REDACTED = "***"
 # Codes a gateway uses to say "too many requests": the request was not processed.
 RATE_LIMIT_CODES = frozenset({1306429, 1642901, 1642902, 1642903})
 # Codes a gateway uses to say "the backend did not answer".
 UNAVAILABLE_CODES = frozenset({1306201, 1650200, 1650201, 1650300, 1650401})
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
-
-ENV_APP_CODE = "BK_APP_CODE"
-ENV_APP_SECRET = "BK_APP_SECRET"
-ENV_USERNAME = "BK_USERNAME"
-ENV_TOKEN = "BK_TOKEN"
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+# A keep-alive connection idle this long may have been closed by the server
+# (nginx closes after 75 s); a create is never sent on one (it cannot be resent).
+STALE_CONNECTION_SECONDS = 15.0
+NON_IDEMPOTENT = frozenset({"create_set"})
+_GATEWAY_PAGE = re.compile(r"(?i)bad gateway|gateway time|nginx|service unavailable")
 
 
 class TargetUnavailable(Exception):
-    """The target did not answer like a server at all (refused, timed out, gateway page)."""
+    """The target did not answer like a server at all (refused, timed out, redirected, gateway or login page)."""
 
     def __init__(self, reason: str, exchange: Exchange | None = None) -> None:
         super().__init__(reason)
@@ -47,65 +61,63 @@ class TargetUnavailable(Exception):
         return self.reason
 
 
-class _Secrets:
-    """The credentials and every string that must never be printed."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-        self._forms: tuple[str, ...] = ()
-        self._lock = threading.Lock()
-
-    def set(self, app_code: str, app_secret: str, username: str, token: str) -> None:
-        # The forms to redact are fixed when the credentials are: every exchange is redacted.
-        secrets = sorted((v for v in (app_secret, token) if v), key=len, reverse=True)
-        forms = []
-        for secret in secrets:  # longest first, so a secret containing another goes whole
-            forms.append(secret)
-            escaped = json.dumps(secret)[1:-1]
-            if escaped != secret:
-                forms.append(escaped)
-        with self._lock:
-            self._values = {"app_code": app_code, "app_secret": app_secret, "username": username, "token": token}
-            self._forms = tuple(forms)
-
-    def get(self, key: str) -> str:
-        return self._values.get(key, "")
-
-    def redaction_forms(self) -> tuple[str, ...]:
-        """Each secret as written and as it appears inside JSON."""
-        return self._forms
-
-    def __repr__(self) -> str:  # pragma: no cover - defensive only
-        return "<secrets redacted>"
+class CreatesClosed(Exception):
+    """The run is stopping: no new set may be created (cleanup is about to read the ledger)."""
 
 
-SECRETS = _Secrets()
+def normalise_url(url: str) -> str:
+    """The target's identity: lower-case scheme and host, no default port, no trailing slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def configure_credentials(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
-    """Read credentials from the environment; return the names of missing variables."""
-    env = os.environ if environ is None else environ
-    app_code = env.get(ENV_APP_CODE, "")
-    app_secret = env.get(ENV_APP_SECRET, "")
-    username = env.get(ENV_USERNAME, "")
-    token = env.get(ENV_TOKEN, "")
-    SECRETS.set(app_code, app_secret, username, token)
-    missing = [name for name, value in ((ENV_APP_CODE, app_code), (ENV_APP_SECRET, app_secret)) if not value]
-    if not (username or token):
-        missing.append(f"{ENV_USERNAME} or {ENV_TOKEN}")
-    return missing
+@dataclass(frozen=True)
+class Request:
+    """One request without credentials: the API, its parameters and where the credentials go."""
+
+    api: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    auth: Auth = BODY
+    raw_body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
+
+    @property
+    def idempotent(self) -> bool:
+        return self.api not in NON_IDEMPOTENT
+
+    def render(self, credentials: Credentials) -> tuple[dict[str, str], str]:
+        """Headers and body as sent with ``credentials`` (real ones for the wire, placeholders for the record)."""
+        headers: dict[str, str] = {}
+        body: dict[str, Any] = dict(self.params)
+        if self.auth.where == "header":
+            # Like bkapi-component-open: a JSON Content-Type, credentials in the header only.
+            headers["Content-Type"] = "application/json"
+            if self.auth.header_raw is not None:
+                headers["X-Bkapi-Authorization"] = self.auth.header_raw
+            else:
+                headers["X-Bkapi-Authorization"] = json.dumps(credentials.fields(self.auth))
+        elif self.auth.where == "body":
+            # Like blueking.component: credentials first in the body, no Content-Type.
+            body = {**credentials.fields(self.auth), **body}
+        headers.update(self.headers)
+        text = self.raw_body if self.raw_body is not None else json.dumps(body, ensure_ascii=False)
+        return headers, text
 
 
-def redact(text: str) -> str:
-    """Replace every secret (app secret, token) in ``text``, also JSON-escaped."""
-    for form in SECRETS.redaction_forms():
-        text = text.replace(form, REDACTED)
-    return text
+def _strict_json(text: str) -> Any:
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=no_constants)
 
 
 @dataclass
 class Exchange:
-    """One request and its answer, already redacted, as the report shows it."""
+    """One request and its answer as the report shows it: built from the credential-free record."""
 
     api: str
     method: str
@@ -117,20 +129,29 @@ class Exchange:
     response_text: str = ""
     elapsed_ms: float = 0.0
     error: str = ""
+    started: float = 0.0
 
     _json_cache: Any = field(default=None, repr=False)
     _json_parsed: bool = field(default=False, repr=False)
 
     @property
     def json(self) -> Any:
-        """The parsed response body, or None when it is not JSON."""
+        """The parsed response body (strict JSON: no NaN or Infinity), or None when it is not JSON."""
         if not self._json_parsed:
             self._json_parsed = True
             try:
-                self._json_cache = json.loads(self.response_text)
-            except ValueError:
+                self._json_cache = _strict_json(self.response_text)
+            except (ValueError, RecursionError):
                 self._json_cache = None
         return self._json_cache
+
+    @property
+    def request_json(self) -> Any:
+        """The request body parsed (placeholders where secrets went), or None when it was not JSON."""
+        try:
+            return json.loads(self.request_body)
+        except ValueError:
+            return None
 
     @property
     def content_type(self) -> str:
@@ -139,9 +160,9 @@ class Exchange:
                 return v
         return ""
 
-    def curl(self) -> str:
-        """A shell line that replays the request with secrets read from the environment."""
-        return to_curl(self)
+    def curl(self, python: str = sys.executable) -> str:
+        """A shell line that replays the request, reading the secrets from the environment."""
+        return to_curl(self, python)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -154,31 +175,35 @@ class Exchange:
         }
 
 
-def to_curl(ex: Exchange) -> str:
-    """Build a replay line; the redacted secrets become environment references."""
+# A JSON-aware substitution: the placeholder "${BK_APP_SECRET}" (with its JSON quotes)
+# becomes the secret from the environment, JSON-escaped, whatever characters it holds.
+_FILL = ('import json,os,sys;d=json.dumps;e=os.environ.get;a={ascii};t=sys.argv[1]'
+         '.replace(d("${{BK_APP_SECRET}}"),d(e("BK_APP_SECRET",""),ensure_ascii=a))'
+         '.replace(d("${{BK_TOKEN}}"),d(e("BK_TOKEN",""),ensure_ascii=a));sys.stdout.write(t)')
+
+
+def _has_placeholder(text: str) -> bool:
+    return any(json.dumps(p) in text for p, _ in PLACEHOLDERS.values())
+
+
+def to_curl(ex: Exchange, python: str = sys.executable) -> str:
+    """A replay line; where a secret went, the shell fills it in from the environment, JSON-escaped."""
     parts = ["curl", "-sS", "-X", ex.method, shlex.quote(ex.url)]
     for k, v in ex.request_headers.items():
         if k.lower() in {"content-length", "connection", "accept-encoding", "accept", "user-agent"}:
             continue
-        parts += ["-H", '"' + _restore_placeholders(_shell_escape(f"{k}: {v}")) + '"']
-    if not ex.request_body:
-        return " ".join(parts)
-    body = _restore_placeholders(_shell_escape(ex.request_body, quotes=False))
-    return " ".join(parts) + " --data-binary @- <<EOF\n" + body + "\nEOF"
-
-
-def _shell_escape(text: str, quotes: bool = True) -> str:
-    # Escapes for a double-quoted string (quotes=True) or an unquoted heredoc.
-    text = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
-    return text.replace('"', '\\"') if quotes else text
-
-
-def _restore_placeholders(escaped: str) -> str:
-    # A redacted secret field becomes a reference to its environment variable.
-    for key, var in (("bk_app_secret", "BK_APP_SECRET"), ("bk_token", "BK_TOKEN")):
-        for q in ('\\"', '"'):
-            escaped = escaped.replace(f"{q}{key}{q}: {q}{REDACTED}{q}", f"{q}{key}{q}: {q}${{{var}}}{q}")
-    return escaped
+        if _has_placeholder(v):
+            fill = shlex.quote(_FILL.format(ascii=True))
+            parts += ["-H", f'"{k}: $({shlex.quote(python)} -c {fill} {shlex.quote(v)})"']
+        else:
+            parts += ["-H", shlex.quote(f"{k}: {v}")]
+    if ex.request_body:
+        if _has_placeholder(ex.request_body):
+            fill = shlex.quote(_FILL.format(ascii=False))
+            parts += ["--data-binary", f'"$({shlex.quote(python)} -c {fill} {shlex.quote(ex.request_body)})"']
+        else:
+            parts += ["--data-binary", shlex.quote(ex.request_body)]
+    return " ".join(parts)
 
 
 class RateLimiter:
@@ -202,202 +227,217 @@ class RateLimiter:
             self._sleep(delay)
 
 
-class Recorder:
-    """Keeps the last exchanges of the current test, from every thread (the report shows them)."""
+# -- bounding a whole request: a watchdog that shuts the socket down at the deadline ---------------
 
-    def __init__(self, keep: int = 6) -> None:
-        self.keep = keep
-        self._items: list[Exchange] = []
-        self._lock = threading.Lock()
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        with self._lock:
-            return list(self._items)
-
-    def add(self, ex: Exchange) -> None:
-        with self._lock:
-            self._items.append(ex)
-            if len(self._items) > self.keep:
-                del self._items[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items = []
+_TLS = threading.local()
 
 
-class Ledger:
-    """Append-only record of every set the run created, written as it happens.
+class _Slot:
+    """The connection one request is using, for the watchdog to cut."""
 
-    Each line is flushed to the operating system before the create is judged,
-    so a suite that is killed still leaves a complete ledger for --cleanup-only.
-    (No fsync per line: that guards against a power cut, not an interrupted run,
-    and costs more than the request itself.)
-    """
+    __slots__ = ("conn", "expired")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._fh: Any = None
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.expired = False
 
-    def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
 
-    def record(self, bk_biz_id: int, bk_set_id: int, name: str) -> None:
-        line = json.dumps({"bk_biz_id": bk_biz_id, "bk_set_id": bk_set_id, "bk_set_name": name}, ensure_ascii=False)
-        with self._lock:
-            if self._fh is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("a", encoding="utf-8")
-            self._fh.write(line + "\n")
-            self._fh.flush()
+class _Watchdog:
+    """One thread for all requests: at a request's deadline it shuts its socket down."""
 
-    def close(self) -> None:
-        with self._lock:
-            if self._fh is not None:
-                os.fsync(self._fh.fileno())
-                self._fh.close()
-                self._fh = None
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Slot]] = []
+        self._seq = itertools.count()
+        self._done: set[int] = set()
+        self._thread: threading.Thread | None = None
 
-    def entries(self) -> list[dict[str, Any]]:
-        self.close()
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
+    def arm(self, seconds: float, slot: _Slot) -> int:
+        token = next(self._seq)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token, slot))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="contract-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._done.add(token)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, token, slot = self._heap[0]
+                now = time.monotonic()
+                if token in self._done:
+                    heapq.heappop(self._heap)
+                    self._done.discard(token)
                     continue
-        return out
+                if deadline > now:
+                    self._cond.wait(deadline - now)
+                    continue
+                heapq.heappop(self._heap)
+            slot.expired = True
+            sock = getattr(slot.conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
-@dataclass
+_WATCHDOG = _Watchdog()
+
+
+def _register(conn: Any) -> None:
+    slot = getattr(_TLS, "slot", None)
+    if slot is not None:
+        slot.conn = conn
+
+
+class WatchedConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _register(self)
+        super().request(*args, **kwargs)
+
+
+class WatchedTLSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _register(self)
+        super().request(*args, **kwargs)
+
+
+class WatchedPool(HTTPConnectionPool):
+    ConnectionCls = WatchedConnection
+
+
+class WatchedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = WatchedTLSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter whose connections tell the watchdog which socket a request uses."""
+
+    _POOLS: ClassVar[dict[str, type[HTTPConnectionPool]]] = {"http": WatchedPool, "https": WatchedTLSPool}
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(self._POOLS)
+        return manager
+
+
+# -- the target ---------------------------------------------------------------------------------------
+
+
+Listener = Callable[[Exchange], None]
+
+
 class Target:
-    """A configured create_set endpoint and the session used to reach it."""
+    """A configured ESB endpoint: sessions, limits, the breaker, and the listeners that record exchanges."""
 
-    url: str
-    timeout: float = 15.0
-    rate_limit: float = 0.0
-    retries: int = 4
-    language: str = ""
-    recorder: Recorder = field(default_factory=Recorder)
-    ledger: Ledger | None = None
-
-    def __post_init__(self) -> None:
-        self.url = self.url.rstrip("/")
-        # Read proxy and CA settings from the environment once, not on every request
-        # (requests' trust_env looks them up per call, a measurable share of a fast run).
+    def __init__(self, url: str, credentials: Credentials, *, timeout: float = 15.0, rate_limit: float = 0.0,
+                 concurrency: int = 4, retries: int = 4, max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
+        self.url = url.rstrip("/")
+        self.identity = normalise_url(self.url)
+        self._credentials = credentials
+        self._placeholders = credentials.placeholders()
+        self.timeout = timeout
+        self.retries = retries
+        self.max_answer_bytes = max_answer_bytes
+        self.concurrency = max(1, concurrency)
+        # Read proxy and CA settings from the environment once, not on every request.
         self._proxies = requests.utils.get_environ_proxies(self.url)
         self._verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._session = self._new_session()
-        self._limiter = RateLimiter(self.rate_limit)
-        self.unavailable: TargetUnavailable | None = None
+        self._limiter = RateLimiter(rate_limit)
+        self._in_flight = threading.BoundedSemaphore(self.concurrency)
         self._tls = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self.listeners: list[Listener] = []
+        self.unavailable: TargetUnavailable | None = None
+        self._creates_closed: str | None = None
+        self.sent = 0
 
     def __repr__(self) -> str:
         return f"Target({self.url!r})"
 
-    def close(self) -> None:
-        self._session.close()
+    @property
+    def credentials_use_token(self) -> bool:
+        return self._credentials.uses_token
 
-    def _new_session(self) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False
-        session.proxies.update(self._proxies)
-        session.verify = self._verify
-        return session
+    def redact(self, text: str) -> str:
+        """The second net over free text (an exception message, a line of output)."""
+        return self._credentials.redact(text)
+
+    def close(self) -> None:
+        with self._lock:
+            for s in self._sessions:
+                s.close()
+            self._sessions.clear()
+
+    def close_creates(self, reason: str) -> None:
+        """From now on every create_set raises CreatesClosed (searches and deletes still work)."""
+        self._creates_closed = reason
 
     # -- sessions: one per thread, since requests.Session is not thread-safe ----
-    @property
-    def session(self) -> requests.Session:
-        if threading.current_thread() is threading.main_thread():
-            return self._session
-        s = getattr(self._tls, "session", None)
+    def _session(self, fresh: bool) -> requests.Session:
+        s: requests.Session | None = getattr(self._tls, "session", None)
+        last = getattr(self._tls, "last_used", 0.0)
+        if s is not None and fresh and time.monotonic() - last > STALE_CONNECTION_SECONDS:
+            s.close()
+            s = None
         if s is None:
-            s = self._new_session()
+            s = requests.Session()
+            s.trust_env = False
+            s.proxies.update(self._proxies)
+            s.verify = self._verify
+            adapter = _Adapter()
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
             self._tls.session = s
+            with self._lock:
+                self._sessions.append(s)
         return s
 
-    # -- building requests ---------------------------------------------------
-    @staticmethod
-    def auth_fields(mode: str = "body") -> dict[str, str]:
-        """The credential fields for ``mode`` (a defect name or body/header)."""
-        code, secret = SECRETS.get("app_code"), SECRETS.get("app_secret")
-        user, token = SECRETS.get("username"), SECRETS.get("token")
-        fields: dict[str, str] = {"bk_app_code": code, "bk_app_secret": secret}
-        if token:
-            fields["bk_token"] = token
-        else:
-            fields["bk_username"] = user
-        if mode == "missing-secret":
-            del fields["bk_app_secret"]
-        elif mode == "missing-app-code":
-            fields["bk_app_code"] = ""
-        elif mode == "unknown-app-code":
-            fields["bk_app_code"] = "zz-contract-unknown-app"
-        elif mode == "wrong-secret":
-            fields["bk_app_secret"] = "zz-contract-wrong-secret"
-        elif mode == "missing-user":
-            fields.pop("bk_token", None)
-            fields.pop("bk_username", None)
-        elif mode == "invalid-token":
-            fields["bk_token"] = "zz-contract-invalid-token"
-        elif mode.startswith("user:"):
-            # Act as another user: bk_token would win over bk_username, so drop it.
-            fields.pop("bk_token", None)
-            fields["bk_username"] = mode.split(":", 1)[1]
-        return fields
-
-    def call(
-        self,
-        api: str,
-        params: dict[str, Any] | None = None,
-        *,
-        auth: str = "body",
-        raw_body: str | None = None,
-        headers: dict[str, str] | None = None,
-        method: str = "POST",
-        retry: bool = True,
-    ) -> Exchange:
-        """Send one request to ``api``; ``auth`` is body, header, none or a defect name."""
-        # Like the real clients: bkapi-component-open (header auth) sends a JSON
-        # Content-Type; blueking.component (body auth) sends none.
-        hdrs: dict[str, str] = {}
-        if auth in ("header", "header-not-json"):
-            hdrs["Content-Type"] = "application/json"
-        if self.language:
-            hdrs["Blueking-Language"] = self.language
-        body_obj = dict(params or {})
-        if auth in ("header", "header-not-json"):
-            value = "{not json" if auth == "header-not-json" else json.dumps(self.auth_fields("body"))
-            hdrs["X-Bkapi-Authorization"] = value
-        elif auth != "none":
-            body_obj = {**self.auth_fields(auth), **body_obj}
-        if headers:
-            hdrs.update(headers)
-        body = raw_body if raw_body is not None else json.dumps(body_obj, ensure_ascii=False)
-        url = f"{self.url}{API_PREFIX}{api}/"
-        # Rate-limit answers mean "not processed": any call may be retried after them.
-        # A call that got no answer is retried only if it is idempotent; a create never is.
-        idempotent = api != "create_set"
+    # -- sending -----------------------------------------------------------------
+    def send(self, request: Request, *, retry: bool = True) -> Exchange:
+        """Send one request; rate-limit answers are retried, no-answer only for idempotent APIs."""
+        if request.api in NON_IDEMPOTENT and self._creates_closed is not None:
+            raise CreatesClosed(self._creates_closed)
         attempt = 0
         while True:
-            try:
-                ex = self._send(api, method, url, hdrs, body)
-            except TargetUnavailable:
-                if retry and idempotent and attempt < min(self.retries, 2) and self.unavailable is None:
-                    attempt += 1
-                    time.sleep(0.5 * attempt)
-                    continue
-                raise
+            if self.unavailable is not None:
+                raise TargetUnavailable(self.unavailable.reason, self.unavailable.exchange)
+            ex = self._attempt(request)
+            problem = self._unavailability(ex)
+            if problem and ex.status is None and retry and request.idempotent and attempt < min(self.retries, 2):
+                attempt += 1
+                time.sleep(0.5 * attempt)
+                continue
+            if problem:
+                err = TargetUnavailable(problem, ex)
+                self.unavailable = err  # the breaker: every later request fails fast with this evidence
+                raise err
             if retry and attempt < self.retries and self._rate_limited(ex):
                 attempt += 1
                 time.sleep(min(0.2 * 2**attempt, 5.0))
                 continue
             return ex
+
+    def probe(self, request: Request) -> Exchange:
+        """Send a read-only request past the breaker; close the breaker when it is answered like an API."""
+        ex = self._attempt(request)
+        problem = self._unavailability(ex) or ("" if isinstance(ex.json, dict) else "the answer is not a JSON object")
+        if problem:
+            raise TargetUnavailable(problem, ex)
+        self.unavailable = None
+        return ex
 
     @staticmethod
     def _rate_limited(ex: Exchange) -> bool:
@@ -406,59 +446,124 @@ class Target:
         body = ex.json
         return isinstance(body, dict) and body.get("code") in RATE_LIMIT_CODES
 
-    def _send(self, api: str, method: str, url: str, headers: dict[str, str], body: str) -> Exchange:
-        if self.unavailable is not None:
-            raise TargetUnavailable(self.unavailable.reason, self.unavailable.exchange)
-        self._limiter.wait()
-        ex = Exchange(
-            api=api,
-            method=method,
-            url=url,
-            request_headers={k: redact(v) for k, v in headers.items()},
-            request_body=redact(body),
-        )
-        start = time.perf_counter()
-        try:
-            resp = self.session.request(method, url, data=body.encode("utf-8"), headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
+    def _attempt(self, request: Request) -> Exchange:
+        url = f"{self.url}{API_PREFIX}{request.api}/"
+        headers, body = request.render(self._placeholders)
+        ex = Exchange(api=request.api, method=request.method, url=url, request_headers=headers, request_body=body)
+        with self._in_flight:
+            self._limiter.wait()
+            ex.started = time.time()
+            start = time.perf_counter()
+            outcome = self._transmit(request, url, fresh=not request.idempotent)
             ex.elapsed_ms = (time.perf_counter() - start) * 1000
-            ex.error = redact(f"{type(exc).__name__}: {exc}")
-            self.recorder.add(ex)
-            raise TargetUnavailable(f"no answer from {self.url}: {ex.error}", ex) from None
-        ex.elapsed_ms = (time.perf_counter() - start) * 1000
-        ex.status = resp.status_code
-        ex.response_headers = {k: redact(v) for k, v in resp.headers.items()}
-        ex.response_text = redact(resp.content.decode("utf-8", errors="replace"))
-        self.recorder.add(ex)
-        self._check_available(ex)
+        with self._lock:
+            self.sent += 1
+        if isinstance(outcome, str):
+            ex.error = self._credentials.redact(outcome)
+        else:
+            ex.status, raw_headers, text = outcome
+            ex.response_headers = {k: self._credentials.redact(v) for k, v in raw_headers.items()}
+            ex.response_text = self._credentials.redact(text)
+        for listener in list(self.listeners):
+            listener(ex)
         return ex
 
-    def _check_available(self, ex: Exchange) -> None:
+    def _transmit(self, request: Request, url: str, fresh: bool) -> tuple[int, dict[str, str], str] | str:
+        """The wire: the one place the real credentials are rendered. Returns the answer or an error text.
+
+        It never raises (but for interrupts), so no traceback can show its locals.
+        """
+        headers, body = request.render(self._credentials)
+        headers.setdefault("Accept-Encoding", "identity")
+        slot = _Slot()
+        _TLS.slot = slot
+        token = _WATCHDOG.arm(self.timeout, slot)
+        resp: requests.Response | None = None
+        try:
+            session = self._session(fresh)
+            resp = session.request(request.method, url, data=body.encode("utf-8"), headers=headers,
+                                   timeout=(self.timeout, self.timeout), allow_redirects=False, stream=True)
+            answer = self._read(resp)
+            self._tls.last_used = time.monotonic()
+            return answer
+        except requests.RequestException as exc:
+            if slot.expired:
+                return f"no complete answer within --request-timeout {self.timeout:g} s (connect to last byte)"
+            return f"{type(exc).__name__}: {exc}"
+        except _TooLarge as exc:
+            return str(exc)
+        except (OSError, ValueError, zlib.error) as exc:
+            if slot.expired:
+                return f"no complete answer within --request-timeout {self.timeout:g} s (connect to last byte)"
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            _WATCHDOG.disarm(token)
+            _TLS.slot = None
+            del headers, body
+            if resp is not None:
+                resp.close()
+
+    def _read(self, resp: requests.Response) -> tuple[int, dict[str, str], str]:
+        """The whole answer, at most max_answer_bytes after decompression."""
+        cap = self.max_answer_bytes
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        decompressor = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+        out = bytearray()
+        raw = resp.raw
+        while True:
+            chunk = raw.read(16384, decode_content=False)
+            if not chunk:
+                break
+            if decompressor is not None:
+                out += decompressor.decompress(chunk, cap + 1 - len(out))
+                if decompressor.unconsumed_tail:
+                    out += b"x"  # more than the cap is waiting
+            else:
+                out += chunk
+            if len(out) > cap:
+                first = bytes(out[:300]).decode("utf-8", "replace")
+                raise _TooLarge(f"the answer is larger than {cap // (1024 * 1024)} MiB (decompressed); it begins: {first!r}")
+        return resp.status_code, dict(resp.headers), bytes(out).decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _unavailability(ex: Exchange) -> str:
+        """Why this answer says the target is not there at all ('' when it is an answer to judge)."""
+        if ex.status is None:
+            return f"no answer: {ex.error}"
         body = ex.json
         code = body.get("code") if isinstance(body, dict) else None
+        if 300 <= ex.status < 400:
+            where = next((v for k, v in ex.response_headers.items() if k.lower() == "location"), "(no Location)")
+            return f"the target redirected (HTTP {ex.status} to {where}); redirects are never followed, so no credential goes to another origin"
         if ex.status in UNAVAILABLE_STATUSES or code in UNAVAILABLE_CODES:
-            raise TargetUnavailable(f"the gateway could not reach the backend (HTTP {ex.status}, code {code})", ex)
-        looks_like_page = "html" in ex.content_type.lower() and re.search(r"(?i)bad gateway|gateway time|nginx|service unavailable", ex.response_text)
-        if looks_like_page:
-            raise TargetUnavailable(f"a gateway error page came back instead of an API answer (HTTP {ex.status})", ex)
+            return f"the gateway could not reach the backend (HTTP {ex.status}, code {code})"
+        if ex.error:
+            return ex.error
+        is_html = "html" in ex.content_type.lower() or ex.response_text.lstrip()[:1] == "<"
+        if is_html and _GATEWAY_PAGE.search(ex.response_text):
+            return f"a gateway error page came back instead of an API answer (HTTP {ex.status})"
+        if is_html and ex.status == 200 and body is None:
+            return "an HTML page came back with HTTP 200 (a login page in front of the gateway?) instead of an API answer"
+        return ""
 
-    def mark_unavailable(self, err: TargetUnavailable) -> None:
-        self.unavailable = err
-
-    # -- the documented companion APIs -------------------------------------------
-    def search_sets(self, bk_biz_id: int, condition: dict[str, Any], supplier: str | None = None) -> Exchange:
-        params: dict[str, Any] = {"bk_biz_id": bk_biz_id, "fields": [], "condition": condition, "page": {"start": 0, "limit": 200}}
+    # -- the documented companion APIs ------------------------------------------
+    def search_sets(self, bk_biz_id: int, condition: dict[str, Any], supplier: str | None = None, limit: int = 200) -> Exchange:
+        params: dict[str, Any] = {"bk_biz_id": bk_biz_id, "fields": [], "condition": condition, "page": {"start": 0, "limit": limit}}
         if supplier:
             params["bk_supplier_account"] = supplier
-        return self.call("search_set", params)
+        return self.send(Request("search_set", params))
 
     def delete_set(self, bk_biz_id: int, bk_set_id: int) -> Exchange:
-        return self.call("delete_set", {"bk_biz_id": bk_biz_id, "bk_set_id": bk_set_id})
+        return self.send(Request("delete_set", {"bk_biz_id": bk_biz_id, "bk_set_id": bk_set_id}))
 
     def batch_delete_sets(self, bk_biz_id: int, ids: list[int]) -> Exchange:
-        return self.call("batch_delete_set", {"bk_biz_id": bk_biz_id, "delete": {"inst_ids": ids}})
+        return self.send(Request("batch_delete_set", {"bk_biz_id": bk_biz_id, "delete": {"inst_ids": ids}}))
 
 
-def chunks(items: list[int], size: int) -> Iterator[list[int]]:
+class _TooLarge(Exception):
+    pass
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

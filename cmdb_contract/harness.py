@@ -1,29 +1,39 @@
-"""The harness the contract tests drive: send a case, record it, judge it.
+"""The harness the contract tests drive: act (send a case), then judge it with named oracles.
 
 Boundary: glue between the pure pieces (strategies, oracles) and the client.
-It fills the per-run name token, keeps the ledger of created sets, counts which
-documentation rows were exercised, and never holds a credential itself.
+It fills the per-run name token, writes the ledger ahead of every create,
+keeps up to ``concurrency`` requests in flight for a batch, counts checks per
+rule and which documentation rows and error classes were exercised, and
+records each test's exchanges for the report. It holds no credential.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
-import functools
 import itertools
-import secrets
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
-from .client import Exchange, Target, TargetUnavailable
+from hypothesis import currently_in_test_context, note
+
+from .client import Exchange, Request, Target, TargetUnavailable
+from .credentials import BODY, Auth
+from .ledger import Ledger
 from .oracles import (
     REJECTION_ORACLES,
+    SEARCH_ORACLES,
     SUCCESS_ORACLES,
     Expectation,
-    SeenIds,
-    nothing_stored,
-    run_oracles,
+    Judging,
+    Oracle,
+    RuleCounts,
+    judge,
+    nothing_is_stored,
     search_info,
 )
 from .spec import load_spec
@@ -40,26 +50,132 @@ def _base36(n: int, width: int) -> str:
     return out
 
 
+class Recorder:
+    """The exchanges of one test (the report shows the last ones); safe to add to from any thread."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self.keep = keep
+        self._items: list[Exchange] = []
+        self._lock = threading.Lock()
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        with self._lock:
+            return list(self._items)
+
+    def add(self, ex: Exchange) -> None:
+        with self._lock:
+            self._items.append(ex)
+            if len(self._items) > self.keep:
+                del self._items[0]
+
+
+CURRENT_RECORDER: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("contract_recorder", default=None)
+
+
+@contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    """Record the exchanges sent in this context (and in batches it starts) into ``recorder``."""
+    token = CURRENT_RECORDER.set(recorder)
+    try:
+        yield recorder
+    finally:
+        CURRENT_RECORDER.reset(token)
+
+
+class Coverage:
+    """How many requests exercised each documentation row, error class and code."""
+
+    def __init__(self) -> None:
+        self.rows: Counter[str] = Counter()
+        self.classes: Counter[str] = Counter()
+        self.codes: dict[str, Counter[int | str]] = {}
+        self.creates = 0
+        self._lock = threading.Lock()
+
+    def request(self, params: Any, auth: Auth, uses_token: bool) -> None:
+        """Count the request rows one create_set exercised."""
+        spec = load_spec()
+        keys: list[str] = []
+        if auth.where != "none" and auth.header_raw is None:
+            names = ["bk_app_code", "bk_app_secret", "bk_token" if uses_token else "bk_username"]
+            present = [n for n in names if n not in auth.drop] + [k for k, _ in auth.replace if k not in names]
+            keys += [f"request:{spec.top_level_row(n).key}" for n in dict.fromkeys(present) if n in spec.request["properties"]]
+        if isinstance(params, dict):
+            keys += [f"request:{spec.top_level_row(n).key}" for n in params if n in spec.request["properties"]]
+            data = params.get("data")
+            if isinstance(data, dict):
+                props = spec.data_schema["properties"]
+                keys += [f"request:{_row_key(props[n])}" for n in data if n in props]
+        with self._lock:
+            self.creates += 1
+            self.rows.update(keys)
+
+    def answer(self, ex: Exchange) -> None:
+        """Count the response rows one create_set answer exercised."""
+        body = ex.json
+        if not isinstance(body, dict):
+            return
+        keys = [f"response:response.{k}" for k in body]
+        if body.get("result") is True and isinstance(body.get("data"), dict):
+            keys += [f"response:data (response).{k}" for k in body["data"]]
+        with self._lock:
+            self.rows.update(keys)
+
+    def defect(self, class_id: str, ex: Exchange) -> None:
+        body = ex.json
+        raw = body.get("code") if isinstance(body, dict) else None
+        code: int | str = raw if isinstance(raw, int) else f"HTTP {ex.status}"
+        with self._lock:
+            self.classes[class_id] += 1
+            self.codes.setdefault(class_id, Counter())[code] += 1
+
+
+def _row_key(node: dict[str, Any]) -> str:
+    doc = node["x-doc"]
+    return f"{doc['table']}.{doc['field']}"
+
+
+def _sent_name(params: Any) -> str | None:
+    data = params.get("data") if isinstance(params, dict) else None
+    name = data.get("bk_set_name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not name.strip(" "):
+        return None
+    return name.strip(" ")
+
+
 class Harness:
     """Sends cases to the target and judges the answers with the oracles."""
 
-    def __init__(self, target: Target, ctx: GenContext, version: str, error_codes: str, run_id: str | None = None) -> None:
+    def __init__(self, target: Target, ctx: GenContext, judging: Judging, *, run_id: str, ledger: Ledger | None = None,
+                 concurrency: int = 4) -> None:
         self.target = target
         self.ctx = ctx
-        self.version = version
-        self.error_codes = error_codes
+        self.judging = judging
+        self.run_id = run_id
         # "ct" + 6 run characters: every name this run creates starts with it.
-        self.run_id = run_id or secrets.token_hex(3)
-        self.prefix = f"ct{self.run_id}"
+        self.prefix = f"ct{run_id}"
+        self.ledger = ledger
+        self.concurrency = max(1, concurrency)
+        self.counts = RuleCounts()
+        self.coverage = Coverage()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self.seen_ids = SeenIds()
         self._pool: ThreadPoolExecutor | None = None
-        self.rows: Counter[str] = Counter()
-        self.examples = 0
+        target.listeners.append(self._record)
 
     def __repr__(self) -> str:
-        return f"Harness(target={self.target.url!r}, version={self.version!r})"
+        return f"Harness(target={self.target.url!r}, version={self.judging.version!r})"
+
+    @property
+    def version(self) -> str:
+        return self.judging.version
+
+    @staticmethod
+    def _record(ex: Exchange) -> None:
+        recorder = CURRENT_RECORDER.get()
+        if recorder is not None:
+            recorder.add(ex)
 
     # -- names -------------------------------------------------------------------------
     def token(self) -> str:
@@ -79,139 +195,133 @@ class Harness:
                 data["bk_set_name"] = data["bk_set_name"].replace(TOKEN_SLOT, self.token(), 1)
         return out
 
-    # -- sending ----------------------------------------------------------------------------
-    def send_create(self, params: dict[str, Any], auth: str = "body", raw_body: str | None = None,
-                    headers: dict[str, str] | None = None) -> Exchange:
-        """POST create_set; any set that comes back created goes into the ledger at once."""
+    # -- acting ----------------------------------------------------------------------------
+    def send(self, request: Request) -> Exchange:
+        """Send any request; a create_set is written to the ledger before it goes and after a success."""
+        if request.api != "create_set":
+            return self.target.send(request)
+        name = _sent_name(request.params)
+        biz = request.params.get("bk_biz_id") if isinstance(request.params, dict) else None
+        key = None
+        if name is not None and self.ledger is not None and str(biz) == str(self.ctx.bk_biz_id):
+            key = self.ledger.pending(self.ctx.bk_biz_id, name)
         try:
-            ex = self.target.call("create_set", params, auth=auth, raw_body=raw_body, headers=headers)
+            ex = self.target.send(request)
         except TargetUnavailable as err:
-            if err.exchange is not None and err.exchange.status is None:
-                err.reason += self._settle_uncertain_create(params)
+            if err.exchange is not None and err.exchange.status is None and key is not None:
+                err.reason += "; the create may have landed: its name is in the ledger, and cleanup looks it up with search_set"
             raise
-        self._note_created(ex, params)
-        with self._lock:
-            self.examples += 1
+        self._note_created(ex, key, name)
+        self.coverage.request(request.params, request.auth, self.target.credentials_use_token)
+        self.coverage.answer(ex)
         return ex
 
-    def _settle_uncertain_create(self, params: dict[str, Any]) -> str:
-        """After a create with no answer, ask search_set whether it landed; ledger it if so."""
-        data = params.get("data")
-        name = data.get("bk_set_name") if isinstance(data, dict) else None
-        if not isinstance(name, str) or not name.strip(" ") or self.target.ledger is None:
-            return ""
-        try:
-            found = self.find_by_name(self.ctx.bk_biz_id, name.strip(" "))
-        except (TargetUnavailable, AssertionError):
-            return "; whether the create landed is unknown (search_set failed too): sweep later with --cleanup-only"
-        for doc in found:
-            self.target.ledger.record(self.ctx.bk_biz_id, int(doc["bk_set_id"]), name.strip(" "))
-        return "; the create landed and was recorded for cleanup" if found else "; search_set shows the create did not land"
+    def send_create(self, params: dict[str, Any], auth: Auth = BODY, raw_body: str | None = None) -> Exchange:
+        return self.send(Request("create_set", params, auth=auth, raw_body=raw_body))
 
-    def _note_created(self, ex: Exchange, params: dict[str, Any]) -> None:
+    def _note_created(self, ex: Exchange, key: int | None, name: str | None) -> None:
+        """Only a create answered with result true is recorded from its answer."""
         body = ex.json
-        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        if self.ledger is None or not isinstance(body, dict) or body.get("result") is not True or not isinstance(body.get("data"), dict):
             return
-        set_id = body["data"].get("bk_set_id")
+        data = body["data"]
+        set_id, biz = data.get("bk_set_id"), data.get("bk_biz_id", self.ctx.bk_biz_id)
         if isinstance(set_id, str) and set_id.isdigit():
             set_id = int(set_id)
-        if isinstance(set_id, int) and not isinstance(set_id, bool) and self.target.ledger is not None:
-            biz = body["data"].get("bk_biz_id", params.get("bk_biz_id", self.ctx.bk_biz_id))
-            try:
-                biz = int(biz)
-            except (TypeError, ValueError):
-                biz = self.ctx.bk_biz_id
-            self.target.ledger.record(biz, set_id, str(body["data"].get("bk_set_name", "")))
+        if not isinstance(set_id, int) or isinstance(set_id, bool):
+            return
+        try:
+            biz = int(biz)
+        except (TypeError, ValueError):
+            biz = self.ctx.bk_biz_id
+        stored = data.get("bk_set_name")
+        self.ledger.created(key or 0, biz, set_id, stored if isinstance(stored, str) else (name or ""))
 
-    def expectation(self, sent: dict[str, Any]) -> Expectation:
-        return Expectation(ctx=self.ctx, version=self.version, error_codes=self.error_codes, sent=sent, seen_ids=self.seen_ids)
+    # -- judging -----------------------------------------------------------------------------
+    def judge(self, oracles: Sequence[Oracle], ex: Exchange, expect: Expectation) -> None:
+        """Judge ``ex`` with ``oracles``, counting each rule checked."""
+        __tracebackhide__ = True
+        judge(oracles, ex, expect, self.counts)
 
-    def create_valid(self, case: ValidCase) -> tuple[Exchange, dict[str, Any]]:
-        """Send a valid case and run every success oracle on the answer."""
+    def create(self, case: ValidCase) -> tuple[Exchange, dict[str, Any]]:
+        """Send a valid case and judge it with every success oracle."""
         sent = self.fill(case.params)
         ex = self.send_create(sent, auth=case.auth)
-        self._count_rows(sent)
-        run_oracles(SUCCESS_ORACLES, ex, self.expectation(sent))
+        self.judge(SUCCESS_ORACLES, ex, Expectation.success(sent, self.judging))
         return ex, sent
 
-    def create_many(self, cases: list[ValidCase]) -> None:
-        """Send several valid cases over concurrent connections; raise the first failure in order.
+    def reject(self, case: InvalidCase, check_state: bool = False) -> Exchange:
+        """Send an invalid case, judge the rejection, and where CMDB saw it prove that nothing was stored."""
+        ec = load_spec().error_class(case.error_class)
+        sent = self.fill(case.params)
+        ex = self.send_create(sent, auth=case.auth, raw_body=case.raw_body)
+        self.coverage.defect(ec.id, ex)
+        self.judge(REJECTION_ORACLES, ex, Expectation.rejection(sent if case.raw_body is None else None, self.judging, ec))
+        name = _sent_name(sent)
+        if check_state and case.raw_body is None and name is not None and isinstance(sent.get("bk_biz_id"), int):
+            search = self.search(self.ctx.bk_biz_id, {"bk_set_name": name})
+            self.judge((nothing_is_stored,), search, Expectation.state(sent, self.judging, what=ec.id))
+        return ex
 
-        The server works on one request while the suite judges another, the way
-        a real client fleet loads it; results are judged per case, so a failure
-        names its own exchange and Hypothesis can shrink the batch to it.
+    def create_many(self, cases: Sequence[ValidCase]) -> None:
+        """Send several valid cases with up to ``concurrency`` in flight; raise the first failure in order.
+
+        Each case is judged on its own, so a failure names its own exchange and
+        Hypothesis can shrink the batch to it.
         """
-        if len(cases) == 1:
-            self.create_valid(cases[0])
+        self._many(self.create, cases)
+
+    def reject_many(self, cases: Sequence[InvalidCase]) -> None:
+        """Send several invalid cases concurrently; raise the first failure in order."""
+        self._many(self.reject, cases)
+
+    def _many(self, act: Callable[[Any], Any], cases: Sequence[Any]) -> None:
+        results: list[Any] = []
+        if self.concurrency == 1 or len(cases) == 1:
+            for case in cases:
+                try:
+                    results.append(act(case))
+                except BaseException as err:
+                    self._note_batch(cases, results, err)
+                    raise
+            self._note_batch(cases, results, None)
             return
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="contract")
-        futures = [self._pool.submit(self.create_valid, case) for case in cases]
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="contract-batch")
+        futures: list[Future[Any]] = [self._pool.submit(contextvars.copy_context().run, act, case) for case in cases]
         errors = [f.exception() for f in futures]
-        for err in errors:
-            if err is not None:
-                raise err
+        results = [None if e else f.result() for f, e in zip(futures, errors, strict=True)]
+        first = next((e for e in errors if e is not None), None)
+        self._note_batch(cases, results, first)
+        if first is not None:
+            raise first
+
+    @staticmethod
+    def _note_batch(cases: Sequence[Any], results: list[Any], error: BaseException | None) -> None:
+        # Hypothesis prints the drawn cases with the name slot; say what was actually sent.
+        if error is None or not currently_in_test_context():
+            return
+        sent = getattr(getattr(error, "exchange", None), "request_json", None)
+        if isinstance(sent, dict) and isinstance(sent.get("data"), dict):
+            note(f"the failing request sent bk_set_name = {sent['data'].get('bk_set_name')!r}")
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
-    def reject_invalid(self, case: InvalidCase, check_state: bool = False) -> Exchange:
-        """Send an invalid case, run the rejection oracles, optionally prove nothing was stored."""
-        spec = load_spec()
-        ec = spec.error_class(case.error_class)
-        sent = self.fill(case.params)
-        raw = case.raw_body
-        ex = self.send_create(sent, auth=case.auth, raw_body=raw)
-        self.rows[f"defect:{ec.id}"] += 1
-        self._count_target_row(ec.target)
-        expect = self.expectation(sent)
-        expect.error_class = ec
-        expect.expected_code = ec.code_for(self.version)
-        run_oracles(REJECTION_ORACLES, ex, expect)
-        if check_state and raw is None:
-            name = sent.get("data", {}).get("bk_set_name") if isinstance(sent.get("data"), dict) else None
-            if isinstance(name, str) and name.strip(" ") and isinstance(sent.get("bk_biz_id"), int):
-                found = self.find_by_name(self.ctx.bk_biz_id, name.strip(" "))
-                nothing_stored(found, ec.id)
+    # -- state -------------------------------------------------------------------------
+    def search(self, bk_biz_id: int, condition: dict[str, Any]) -> Exchange:
+        """search_set, judged by the search oracles (succeeds, answers {count, info})."""
+        ex = self.target.search_sets(bk_biz_id, condition, self.ctx.bk_supplier_account)
+        self.judge(SEARCH_ORACLES, ex, Expectation.state(condition, self.judging))
         return ex
 
     def find_by_name(self, bk_biz_id: int, name: str) -> list[dict[str, Any]]:
-        return search_info(self.target.search_sets(bk_biz_id, {"bk_set_name": name}, self.ctx.bk_supplier_account))
+        return search_info(self.search(bk_biz_id, {"bk_set_name": name}))
 
     def find_by_id(self, bk_biz_id: int, set_id: int) -> list[dict[str, Any]]:
-        return search_info(self.target.search_sets(bk_biz_id, {"bk_set_id": set_id}, self.ctx.bk_supplier_account))
+        return search_info(self.search(bk_biz_id, {"bk_set_id": set_id}))
 
-    # -- coverage of documentation rows -----------------------------------------------------
-    def _count_rows(self, sent: dict[str, Any]) -> None:
-        keys = self._row_keys()
-        data = sent.get("data", {})
-        with self._lock:
-            self.rows.update(keys["always"])
-            self.rows.update(keys["top"][name] for name in sent if name in keys["top"])
-            self.rows.update(keys["data"][name] for name in data if name in keys["data"])
-
-    @functools.cache  # noqa: B019 - one harness per session; the keys never change
-    def _row_keys(self) -> dict[str, Any]:
-        spec = load_spec()
-        from .client import SECRETS
-
-        user = "bk_token" if SECRETS.get("token") else "bk_username"
-        always = [spec.top_level_row(n).key for n in ("bk_app_code", "bk_app_secret", user)]
-        always += [spec.response_row("success", n).key for n in spec.response["$defs"]["success"]["properties"]]
-        always += [spec.set_row(n).key for n in spec.set_schema["properties"]]
-        return {
-            "always": always,
-            "top": {n: spec.top_level_row(n).key for n in spec.request["properties"]},
-            "data": {f.name: f.row.key for f in spec.fields},
-        }
-
-    def _count_target_row(self, target: str) -> None:
-        spec = load_spec()
-        with self._lock:
-            if target.startswith("data."):
-                self.rows[spec.field(target[5:]).row.key] += 1
-            elif target in spec.request["properties"]:
-                self.rows[spec.top_level_row(target).key] += 1
-            elif target == "auth":
-                self.rows[spec.top_level_row("bk_app_secret").key] += 1
+    def delete(self, bk_biz_id: int, set_id: int) -> Exchange:
+        return self.target.delete_set(bk_biz_id, set_id)

@@ -1,11 +1,13 @@
-"""Oracles: small pure functions that judge one exchange against the contract.
+"""Oracles: small pure functions that judge one answer against one rule of the contract.
 
-Every oracle has the same signature, ``(exchange, expect) -> None``, and raises
-``ContractViolation`` (an ``AssertionError``) naming the rule, the documentation
-row or research fact it encodes, whether a failure breaks the documented
-promise or the known behaviour of the real server, and what was expected and
-received. Boundary: no I/O, no requests; the state oracles judge the answers to
-searches the test already made.
+Every oracle has the same signature, ``(exchange, expect) -> None``, judges one
+rule of ``spec/rules.json`` and raises ``ContractViolation`` for it at its own
+line, carrying the stable rule id, the headline, whether the failure breaks the
+documented promise or the real server's known behaviour, the documentation row
+or research fact (with its public sources), what was sent, expected and
+received. Each rule (and subject) raises its own subclass, so Hypothesis tells
+two broken rules apart as two bugs. Boundary: no I/O, no requests, no
+generation; the state oracles judge answers to searches a test already made.
 """
 
 from __future__ import annotations
@@ -13,70 +15,128 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from .client import Exchange
-from .spec import DocRow, ErrorClass, load_spec, validator
-from .strategies import GenContext, stored_when_absent
+from .spec import ErrorClass, Source, json_type, load_spec, validator
 
 DOCUMENTATION = "documentation"
-SERVER = "research (the real server's behaviour)"
+SERVER = "research"
+BREAKS = {DOCUMENTATION: "documentation (the promise)", SERVER: "research (the real server's known behaviour)"}
 ESB_CODE_FAMILY = range(1306000, 1307000)
 NO_PERMISSION = 9900403
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+MISSING = "(missing)"
 
 
-class ContractViolation(AssertionError):
-    """A response broke one rule of the contract."""
-
-    def __init__(self, rule: str, source: str, breaks: str, expected: Any, received: Any, detail: str = "") -> None:
-        self.rule = rule
-        self.source = source
-        self.breaks = breaks
-        self.expected = expected
-        self.received = received
-        self.detail = detail
-        self.exchange: Exchange | None = None
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"Contract broken: {self.rule}"]
-        if self.detail:
-            lines.append(self.detail)
-        lines += [
-            f"Breaks: {self.breaks}",
-            f"Rule source: {self.source}",
-            f"Expected: {_show(self.expected)}",
-            f"Received: {_show(self.received)}",
-        ]
-        return "\n".join(lines)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+def show(value: Any, limit: int = 2000) -> str:
+    """A value as JSON (strings quoted, types visible), shortened for the text form."""
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) < 2000 else text[:2000] + " …"
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
-@dataclass
-class Expectation:
-    """What the suite expects of one create_set exchange."""
+class ContractViolation(AssertionError):
+    """An answer broke one rule of the contract (each rule and subject has its own subclass)."""
 
-    ctx: GenContext
-    version: str = "3.14"
-    error_codes: str = "strict"
-    sent: dict[str, Any] = field(default_factory=dict)
-    error_class: ErrorClass | None = None
-    expected_code: int | None = None
-    code_source: str = ""
-    seen_ids: SeenIds | None = None
+    rule_id: str = ""
+    subject: str | None = None
+
+    def __init__(self, *, headline: str, breaks: str, source: str, sources: tuple[Source, ...],
+                 expected: Any, received: Any, detail: str = "") -> None:
+        self.headline = headline
+        self.breaks = breaks
+        self.source = source
+        self.sources = sources
+        self.expected = expected
+        self.received = received
+        self.detail = detail
+        self.exchange: Exchange | None = None
+        self.sent: Any = None
+        super().__init__(self.render())
+
+    @property
+    def rule(self) -> str:
+        return self.rule_id
+
+    def attach(self, exchange: Exchange | None, sent: Any) -> None:
+        """Record the exchange that broke the rule and the request (credential-free) that caused it."""
+        self.exchange = exchange
+        self.sent = sent
+        self.args = (self.render(),)
+
+    def render(self) -> str:
+        lines = [f"Contract broken: {self.headline} [{self.rule_id}]"]
+        if self.detail:
+            lines.append(self.detail)
+        lines += [f"Breaks: {BREAKS.get(self.breaks, self.breaks)}", f"Rule source: {self.source}"]
+        lines += [f"  see {s.url} ({s.symbol})" for s in self.sources]
+        lines += [f"Expected: {show(self.expected)}", f"Received: {show(self.received)}"]
+        return "\n".join(lines)
+
+    def __reduce__(self) -> Any:
+        # Keeps the per-rule class across pickling (pytest-xdist, multiprocessing).
+        return (_rebuild, (self.rule_id, self.subject, self.headline, self.breaks, self.source,
+                           tuple(s.id for s in self.sources), self.expected, self.received, self.detail))
+
+
+def _rebuild(rule_id: str, subject: str | None, headline: str, breaks: str, source: str, source_ids: tuple[str, ...],
+             expected: Any, received: Any, detail: str) -> ContractViolation:
+    spec_sources = load_spec().sources
+    return violation_class(rule_id, subject)(headline=headline, breaks=breaks, source=source,
+                                              sources=tuple(spec_sources[i] for i in source_ids if i in spec_sources),
+                                              expected=expected, received=received, detail=detail)
+
+
+_CLASS_LOCK = threading.Lock()
+
+
+@cache
+def _class_for(rule_id: str, subject: str | None) -> type[ContractViolation]:
+    name = "Violation_" + re.sub(r"\W", "_", rule_id if subject is None else f"{rule_id}__{subject}")
+    return type(name, (ContractViolation,), {"rule_id": rule_id, "subject": subject, "__module__": __name__})
+
+
+def violation_class(rule_id: str, subject: str | None = None) -> type[ContractViolation]:
+    """The exception class of one rule (and subject): what ``xfail(raises=...)`` and Hypothesis tell apart."""
+    load_spec().rule(rule_id)  # an unknown rule id is a bug in the suite, not a violation
+    with _CLASS_LOCK:
+        return _class_for(rule_id, subject)
+
+
+def describe(rule_id: str) -> tuple[str, tuple[Source, ...]]:
+    """The rule's source as text (documentation row, research fact) and its public sources."""
+    spec = load_spec()
+    rule = spec.rule(rule_id)
+    parts: list[str] = []
+    if rule.doc:
+        row = spec.doc_row(rule.doc)
+        parts.append(str(row) if row else f"documentation row {rule.doc}")
+    if rule.fact:
+        parts.append(f"research: {rule.fact}")
+    return "; ".join(parts), tuple(spec.sources[s] for s in rule.sources)
+
+
+def violation(rule_id: str, *, expected: Any, received: Any, subject: str | None = None, detail: str = "",
+              breaks: str | None = None, source: str | None = None, **params: Any) -> ContractViolation:
+    """A violation of ``rule_id`` (raise it at the line of the check)."""
+    spec = load_spec()
+    rule = spec.rule(rule_id)
+    text, sources = describe(rule_id)
+    cls = violation_class(rule_id, subject)
+    return cls(headline=rule.says(subject, **params), breaks=breaks or rule.breaks, source=source or text,
+               sources=sources, expected=expected, received=received, detail=detail)
+
+
+# -- what the suite expects of an answer ---------------------------------------------------------
 
 
 class SeenIds:
@@ -98,85 +158,267 @@ class SeenIds:
         with self._lock:
             return set_id in self._ids
 
+    def __repr__(self) -> str:
+        return f"SeenIds({len(self._ids)} ids)"
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How this run judges: the CMDB version, the error-code mode and the ids seen so far."""
+
+    version: str = "3.14"
+    error_codes: str = "strict"
+    seen_ids: SeenIds = field(default_factory=SeenIds)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the suite expects of one answer; built by the named constructors, never changed."""
+
+    kind: str
+    sent: Any
+    judging: Judging
+    stored: Mapping[str, Any] | None = None
+    error_class: ErrorClass | None = None
+    code: int | None = None
+    code_source: str = ""
+    facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def success(cls, sent: dict[str, Any], judging: Judging) -> Expectation:
+        """A valid create: accepted, and the set stored as the spec says it must be."""
+        return cls("success", sent, judging, stored=MappingProxyType(load_spec().expected_set(sent)))
+
+    @classmethod
+    def rejection(cls, sent: Any, judging: Judging, error_class: ErrorClass) -> Expectation:
+        """An invalid create of a catalogued class: rejected with that class's code for the version."""
+        return cls("rejection", sent, judging, error_class=error_class, code=error_class.code_for(judging.version),
+                   code_source=f"spec/errors.json {error_class.id}: {error_class.source}")
+
+    @classmethod
+    def refusal(cls, sent: Any, judging: Judging, state_id: str) -> Expectation:
+        """A valid-looking create the target's state refuses (a duplicate name, no permission)."""
+        spec = load_spec()
+        return cls("rejection", sent, judging, code=spec.state_code(state_id, judging.version),
+                   code_source=f"spec/errors.json {state_id}: {spec.state_source(state_id)}", facts=MappingProxyType({"what": state_id}))
+
+    @classmethod
+    def state(cls, sent: Any, judging: Judging, **facts: Any) -> Expectation:
+        """A check of what the target stores, with the facts the scenario established."""
+        stored = facts.pop("stored", None)
+        return cls("state", sent, judging, stored=MappingProxyType(dict(stored)) if stored is not None else None,
+                   facts=MappingProxyType(facts))
+
+    @property
+    def subject(self) -> str:
+        if self.error_class is not None:
+            return self.error_class.id
+        return str(self.facts.get("what", "the request"))
+
 
 Oracle = Callable[[Exchange, Expectation], None]
 
 
-def _row(envelope: str, name: str) -> str:
-    return str(load_spec().response_row(envelope, name))
+class RuleCounts:
+    """Checks passed and failed per rule id, from every thread (the report's rules table)."""
+
+    def __init__(self) -> None:
+        self.passed: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, rule_id: str, ok: bool) -> None:
+        with self._lock:
+            (self.passed if ok else self.failed)[rule_id] += 1
 
 
-def _fail(rule: str, source: str, breaks: str, expected: Any, received: Any, detail: str = "") -> None:
+def rule_of(oracle: Oracle) -> str:
+    rule: str = getattr(oracle, "rule_id")  # noqa: B009 - set by @judges
+    return rule
+
+
+def judges(rule_id: str) -> Callable[[Oracle], Oracle]:
+    """Mark an oracle with the rule it judges (checked against spec/rules.json at import)."""
+    load_spec().rule(rule_id)
+
+    def mark(fn: Oracle) -> Oracle:
+        fn.rule_id = rule_id  # type: ignore[attr-defined]
+        return fn
+    return mark
+
+
+def judge(oracles: Sequence[Oracle], ex: Exchange, expect: Expectation, counts: RuleCounts | None = None) -> None:
+    """Run ``oracles`` in order; the first violation gets the exchange and the request attached and is raised."""
     __tracebackhide__ = True
-    raise ContractViolation(rule, source, breaks, expected, received, detail)
+    for oracle in oracles:
+        try:
+            oracle(ex, expect)
+        except ContractViolation as broken:
+            if counts is not None:
+                counts.record(broken.rule_id, False)
+            broken.attach(ex, ex.request_json if expect.sent is None else expect.sent)
+            raise
+        if counts is not None:
+            counts.record(rule_of(oracle), True)
 
 
-# -- 1. the envelope ---------------------------------------------------------------------
+def _body(ex: Exchange) -> dict[str, Any]:
+    body = ex.json
+    return body if isinstance(body, dict) else {}
 
 
-def envelope_is_consistent(ex: Exchange, expect: Expectation) -> None:
-    """HTTP 200, JSON, and the six envelope fields agree with each other."""
-    gw = "research esb §1.4 / §4: every channel answer is HTTP 200, application/json; charset=utf-8"
+def _row(name: str, table: str = "response") -> str:
+    row = load_spec().doc_row(f"{table}.{name}")
+    return str(row) if row else f"documentation row {table}.{name}"
+
+
+# -- 1. the envelope ----------------------------------------------------------------------------
+
+
+@judges("envelope.http-200")
+def answer_is_http_200(ex: Exchange, expect: Expectation) -> None:
+    """Every channel answer is HTTP 200."""
     if ex.status != 200:
-        _fail("the answer is HTTP 200", gw, SERVER, 200, ex.status)
+        raise violation("envelope.http-200", expected=200, received=ex.status)
+
+
+@judges("envelope.json-content-type")
+def answer_has_json_content_type(ex: Exchange, expect: Expectation) -> None:
+    """The answer says it is JSON."""
     if "application/json" not in ex.content_type.lower():
-        _fail("the answer has a JSON content type", gw, SERVER, "application/json; charset=utf-8", ex.content_type or "(none)")
-    body = ex.json
-    if not isinstance(body, dict):
-        _fail("the answer is a JSON object", gw, SERVER, "a JSON object", ex.response_text[:300])
-    result, code = body.get("result"), body.get("code")
+        raise violation("envelope.json-content-type", expected="application/json; charset=utf-8", received=ex.content_type or MISSING)
+
+
+@judges("envelope.json-object")
+def answer_is_json_object(ex: Exchange, expect: Expectation) -> None:
+    """The body is one strict JSON object."""
+    if not isinstance(ex.json, dict):
+        raise violation("envelope.json-object", expected="a JSON object", received=ex.response_text[:300])
+
+
+@judges("envelope.result-boolean")
+def result_is_boolean(ex: Exchange, expect: Expectation) -> None:
+    """result is true or false."""
+    result = _body(ex).get("result", MISSING)
     if not isinstance(result, bool):
-        _fail("result is a boolean", _row("success", "result"), DOCUMENTATION, "true or false", result)
+        raise violation("envelope.result-boolean", expected="true or false", received=result)
+
+
+@judges("envelope.code-integer")
+def code_is_integer(ex: Exchange, expect: Expectation) -> None:
+    """code is a JSON integer (not a string, not a boolean)."""
+    code = _body(ex).get("code", MISSING)
     if not isinstance(code, int) or isinstance(code, bool):
-        _fail("code is an integer", _row("success", "code"), DOCUMENTATION, "an integer", code)
+        raise violation("envelope.code-integer", expected="an integer", received=code)
+
+
+@judges("envelope.result-matches-code")
+def result_matches_code(ex: Exchange, expect: Expectation) -> None:
+    """result is true exactly when code is 0."""
+    body = _body(ex)
+    result, code = body.get("result"), body.get("code")
     if result != (code == 0):
-        _fail("result is true exactly when code is 0", _row("success", "code"), DOCUMENTATION,
-              f"result {str(code == 0).lower()} for code {code}", f"result {str(result).lower()}")
-    message = body.get("message")
+        raise violation("envelope.result-matches-code", expected={"code": code, "result": code == 0},
+                        received={"code": code, "result": result})
+
+
+@judges("envelope.message-string")
+def message_is_string(ex: Exchange, expect: Expectation) -> None:
+    """message is a string."""
+    message = _body(ex).get("message", MISSING)
     if not isinstance(message, str):
-        _fail("message is a string", _row("failure", "message"), DOCUMENTATION, "a string", message)
-    if not result and not message:
-        _fail("a failure carries a message", _row("failure", "message"), DOCUMENTATION, "a non-empty message", message)
+        raise violation("envelope.message-string", expected="a string", received=message)
+
+
+@judges("envelope.failure-has-message")
+def failure_has_message(ex: Exchange, expect: Expectation) -> None:
+    """A failure says what failed."""
+    body = _body(ex)
+    if body.get("result") is False and not body.get("message"):
+        raise violation("envelope.failure-has-message", expected="a non-empty message", received=body.get("message"))
+
+
+@judges("envelope.has-data")
+def envelope_has_data(ex: Exchange, expect: Expectation) -> None:
+    """The envelope has a data key."""
+    body = _body(ex)
     if "data" not in body:
-        _fail("the envelope has data", _row("success", "data"), DOCUMENTATION, "a data key", sorted(body))
-    if not result and body["data"] is not None:
-        _fail("data is null on failure", "research esb §1.4 / §2.3: failures carry data null", SERVER, None, body["data"])
-    rid = body.get("request_id")
-    if rid is None and not (not result and code in ESB_CODE_FAMILY):
+        raise violation("envelope.has-data", expected="a data key", received=sorted(body))
+
+
+@judges("envelope.data-null-on-failure")
+def data_is_null_on_failure(ex: Exchange, expect: Expectation) -> None:
+    """A failure carries data null."""
+    body = _body(ex)
+    if body.get("result") is False and body.get("data") is not None:
+        raise violation("envelope.data-null-on-failure", expected=None, received=body.get("data"))
+
+
+@judges("envelope.request-id-present")
+def request_id_is_present(ex: Exchange, expect: Expectation) -> None:
+    """Every answer but an ESB middleware error carries a request_id."""
+    body = _body(ex)
+    middleware = body.get("result") is False and body.get("code") in ESB_CODE_FAMILY
+    if "request_id" not in body and not middleware:
         # Only ESB middleware errors may omit it (deviation middleware-errors-without-request-id).
-        _fail("the answer carries a request_id", _row("success", "request_id"), DOCUMENTATION, "32 lowercase hex characters", "(missing)")
-    if rid is not None and not (isinstance(rid, str) and REQUEST_ID.match(rid)):
-        _fail("request_id is 32 lowercase hex characters", "research esb §4: uuid4().hex", SERVER, "32 lowercase hex characters", rid)
-    perm = body.get("permission")
-    if result and ("permission" not in body or perm is not None):
-        _fail("permission is null on success", _row("success", "permission"), DOCUMENTATION, None, perm if "permission" in body else "(missing)")
-    if code == NO_PERMISSION:
-        errors = list(validator("permission").iter_errors(perm))
+        raise violation("envelope.request-id-present", expected="32 lowercase hex characters", received=MISSING)
+
+
+@judges("envelope.request-id-format")
+def request_id_is_hex(ex: Exchange, expect: Expectation) -> None:
+    """request_id is uuid4().hex."""
+    body = _body(ex)
+    rid = body.get("request_id")
+    if "request_id" in body and not (isinstance(rid, str) and REQUEST_ID.match(rid)):
+        raise violation("envelope.request-id-format", expected="32 lowercase hex characters", received=rid)
+
+
+@judges("envelope.permission-null-on-success")
+def permission_is_null_on_success(ex: Exchange, expect: Expectation) -> None:
+    """A success has permission null."""
+    body = _body(ex)
+    if body.get("result") is True and ("permission" not in body or body["permission"] is not None):
+        raise violation("envelope.permission-null-on-success", expected=None, received=body.get("permission", MISSING))
+
+
+@judges("envelope.permission-on-no-permission")
+def no_permission_carries_permission(ex: Exchange, expect: Expectation) -> None:
+    """A 9900403 answer carries the IAM permission to apply for."""
+    body = _body(ex)
+    if body.get("code") == NO_PERMISSION:
+        errors = list(validator("permission").iter_errors(body.get("permission")))
         if errors:
-            _fail("a 9900403 answer carries the permission to apply for", "research cmdb §3.2: IamPermission object",
-                  SERVER, "an object {system_id, actions[...]}", perm, errors[0].message)
-    elif not result and perm is not None:
-        _fail("permission is null unless the code is 9900403", "research esb §2.3 / cmdb §3.2", SERVER, None, perm)
+            raise violation("envelope.permission-on-no-permission", expected="an object {system_id, actions[...]}",
+                            received=body.get("permission"), detail=f"Schema: {errors[0].message}")
 
 
-# -- 2. success -----------------------------------------------------------------------------
+@judges("envelope.permission-null-otherwise")
+def permission_is_null_otherwise(ex: Exchange, expect: Expectation) -> None:
+    """An error other than 9900403 carries no permission."""
+    body = _body(ex)
+    if body.get("result") is False and body.get("code") != NO_PERMISSION and body.get("permission") is not None:
+        raise violation("envelope.permission-null-otherwise", expected=None, received=body.get("permission"))
 
 
-def success_matches_schema(ex: Exchange, expect: Expectation) -> None:
-    """A success answer validates against the success schema, data included."""
-    body = ex.json
-    if not body.get("result"):
-        _fail("a valid request succeeds", expect.code_source or "documentation: the request is valid per every data row",
-              DOCUMENTATION, "result true, code 0", {"code": body.get("code"), "message": body.get("message")})
-    for err in validator("success").iter_errors(body):
-        path = "/".join(str(p) for p in err.absolute_path)
-        node = err.schema if isinstance(err.schema, dict) else {}
-        source = _path_row(list(err.absolute_path))
-        if node.get("x-deviation"):
-            source += f" (known deviation {node['x-deviation']}: {load_spec().deviation(node['x-deviation']).reason})"
-        _fail(f"the success answer matches the schema at '{path or '(root)'}'", source, DOCUMENTATION,
-              err.schema if isinstance(err.schema, dict) and len(json.dumps(err.schema, default=str)) < 400 else err.validator,
-              err.instance, err.message)
+ENVELOPE_ORACLES: tuple[Oracle, ...] = (
+    answer_is_http_200, answer_has_json_content_type, answer_is_json_object, result_is_boolean, code_is_integer,
+    result_matches_code, message_is_string, failure_has_message, envelope_has_data, data_is_null_on_failure,
+    request_id_is_present, request_id_is_hex, permission_is_null_on_success, no_permission_carries_permission,
+    permission_is_null_otherwise,
+)
+
+
+# -- 2. success ---------------------------------------------------------------------------------
+
+
+@judges("success.accepted")
+def valid_request_succeeds(ex: Exchange, expect: Expectation) -> None:
+    """A request valid per every documented row is accepted."""
+    body = _body(ex)
+    if body.get("result") is not True:
+        raise violation("success.accepted", expected={"code": 0, "result": True},
+                        received={"code": body.get("code"), "message": body.get("message"), "result": body.get("result")},
+                        source=expect.code_source or None)
 
 
 def _path_row(path: list[Any]) -> str:
@@ -191,149 +433,272 @@ def _path_row(path: list[Any]) -> str:
     return "spec/response.schema.json success envelope"
 
 
-def expected_set(expect: Expectation) -> dict[str, Any]:
-    """The set the server must store for the request sent (trimmed, defaults applied)."""
-    spec = load_spec()
-    sent = expect.sent
-    data = sent["data"]
-    out: dict[str, Any] = {"bk_biz_id": int(sent["bk_biz_id"]), "bk_parent_id": data["bk_parent_id"]}
-    out["bk_set_name"] = data["bk_set_name"].strip(" ")
-    for f in spec.fields:
-        if f.required:
-            continue
-        if f.name in data:
-            value = data[f.name]
-            out[f.name] = value.strip() if isinstance(value, str) and f.research.get("trim") else value
-        else:
-            out[f.name] = stored_when_absent(f)
-    out["bk_supplier_account"] = sent.get("bk_supplier_account") or load_spec().request["properties"]["bk_supplier_account"]["x-research"]["default"]
-    return out
+@judges("success.schema")
+def success_matches_schema(ex: Exchange, expect: Expectation) -> None:
+    """The success answer validates against the success schema, data included."""
+    for err in validator("success").iter_errors(ex.json):
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        constraint = {err.validator: err.validator_value} if isinstance(err.validator, str) else {}
+        raise violation("success.schema", subject=where, expected=constraint, received=err.instance,
+                        source=_path_row(list(err.absolute_path)), detail=f"Schema path: {'/'.join(map(str, err.absolute_schema_path))}: {err.message}")
 
 
-def created_set_echoes_request(ex: Exchange, expect: Expectation) -> None:
-    """Every field sent comes back as stored: trimmed strings, same ids, defaults applied."""
+def _field_source(name: str) -> str:
     spec = load_spec()
-    got = ex.json["data"]
-    want = expected_set(expect)
-    for name, value in want.items():
-        if name in got and got[name] == value and type(got[name]) is type(value):
-            continue
-        sent = name in expect.sent["data"]
-        sent_value = expect.sent["data"].get(name)
-        row: DocRow | None
-        try:
-            f = spec.field(name)
-            row, fact = f.row, f.fact
-        except KeyError:
-            row, fact = (spec.set_row(name) if name in spec.set_schema["properties"] else None), ""
-        source = f"{row}; research: {fact}" if row and fact else str(row or name)
-        if sent:
+    try:
+        f = spec.field(name)
+        return f"{f.row}; research: {f.fact}" if f.fact else str(f.row)
+    except KeyError:
+        return str(spec.set_row(name)) if name in spec.set_schema["properties"] else name
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b)
+
+
+@judges("data.echoed-as-stored")
+def fields_are_echoed_as_stored(ex: Exchange, expect: Expectation) -> None:
+    """Every field sent comes back as the server stores it (trimmed, same type)."""
+    got = _body(ex).get("data") or {}
+    assert expect.stored is not None
+    sent_data = expect.sent["data"]
+    for name, value in expect.stored.items():
+        if name in sent_data or name in ("bk_biz_id", "bk_supplier_account"):
+            if name in got and _same(got[name], value):
+                continue
+            sent_value = sent_data.get(name, expect.sent.get(name, MISSING))
             # The doc promises the set is created from the data sent; trimming is the server's own rule.
             breaks = SERVER if sent_value != value else DOCUMENTATION
-            rule, detail = f"{name} is echoed as stored", f"The request sent {name} = {_show(sent_value)}."
-        else:
-            breaks = DOCUMENTATION if row is not None and "default" in row.meaning else SERVER
-            rule, detail = f"{name} gets its default", f"The request did not send {name}."
-        _fail(rule, source, breaks, value, got.get(name, "(missing)"), detail)
+            raise violation("data.echoed-as-stored", subject=name, expected=value, received=got.get(name, MISSING),
+                            breaks=breaks, source=_field_source(name), detail=f"The request sent {name} = {show(sent_value)}.")
+
+
+@judges("data.default-applied")
+def absent_fields_get_defaults(ex: Exchange, expect: Expectation) -> None:
+    """Every optional field left out gets its documented or researched default."""
+    spec = load_spec()
+    got = _body(ex).get("data") or {}
+    assert expect.stored is not None
+    for name, value in expect.stored.items():
+        if name in expect.sent["data"] or name in ("bk_biz_id", "bk_supplier_account"):
+            continue
+        if name in got and _same(got[name], value):
+            continue
+        row = spec.set_row(name) if name in spec.set_schema["properties"] else None
+        breaks = DOCUMENTATION if row is not None and "default" in row.meaning else SERVER
+        raise violation("data.default-applied", subject=name, expected=value, received=got.get(name, MISSING),
+                        breaks=breaks, source=_field_source(name), detail=f"The request did not send {name}.")
+
+
+@judges("data.unknown-field-dropped")
+def unknown_fields_are_dropped(ex: Exchange, expect: Expectation) -> None:
+    """A field the set model does not define is neither stored nor returned."""
+    spec = load_spec()
+    got = _body(ex).get("data") or {}
     for name in expect.sent["data"]:
         if name not in spec.data_schema["properties"] and name in got:
-            _fail(f"the unknown field {name} is dropped", "research cmdb §1.2 Unknown extra fields: dropped silently, not stored, not returned",
-                  SERVER, "(absent)", got[name])
+            raise violation("data.unknown-field-dropped", subject=name, expected=MISSING, received=got[name])
 
 
+@judges("data.set-id-positive")
+def set_id_is_positive(ex: Exchange, expect: Expectation) -> None:
+    """bk_set_id is a positive JSON integer."""
+    set_id = (_body(ex).get("data") or {}).get("bk_set_id", MISSING)
+    if json_type(set_id) != "integer" or set_id <= 0:
+        raise violation("data.set-id-positive", expected="an integer > 0", received=set_id)
+
+
+@judges("data.set-id-new")
 def set_id_is_new(ex: Exchange, expect: Expectation) -> None:
-    """bk_set_id is a positive integer never seen before in this run."""
-    set_id = ex.json["data"].get("bk_set_id")
-    if not isinstance(set_id, int) or isinstance(set_id, bool) or set_id <= 0:
-        _fail("bk_set_id is a positive integer", str(load_spec().set_row("bk_set_id")), DOCUMENTATION, "an integer > 0", set_id)
-    if expect.seen_ids is not None and not expect.seen_ids.add_new(set_id):
-            _fail("bk_set_id is never reused", "research cmdb §4: ids come from a sequence, global, monotonic, never reused",
-                  SERVER, "an id not seen before in this run", set_id)
+    """bk_set_id was never seen before in this run."""
+    set_id = (_body(ex).get("data") or {}).get("bk_set_id")
+    if isinstance(set_id, int) and not expect.judging.seen_ids.add_new(set_id):
+        raise violation("data.set-id-new", expected="an id not seen before in this run", received=set_id)
 
 
+@judges("data.time-rfc3339")
 def times_are_rfc3339(ex: Exchange, expect: Expectation) -> None:
     """create_time and last_time are RFC 3339 timestamps."""
-    data = ex.json["data"]
+    data = _body(ex).get("data") or {}
     for name in ("create_time", "last_time"):
-        value = data.get(name)
+        value = data.get(name, MISSING)
         if not (isinstance(value, str) and RFC3339.match(value)):
-            _fail(f"{name} is an RFC 3339 time", f"{load_spec().set_row(name)}; research cmdb §4: e.g. 2022-02-22T20:34:01.386+08:00",
-                  SERVER, "YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)", value)
+            raise violation("data.time-rfc3339", subject=name, expected="YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)", received=value)
 
 
 SUCCESS_ORACLES: tuple[Oracle, ...] = (
-    envelope_is_consistent,
-    success_matches_schema,
-    created_set_echoes_request,
-    set_id_is_new,
-    times_are_rfc3339,
+    *ENVELOPE_ORACLES, valid_request_succeeds, success_matches_schema, fields_are_echoed_as_stored,
+    absent_fields_get_defaults, unknown_fields_are_dropped, set_id_is_positive, set_id_is_new, times_are_rfc3339,
 )
 
 
-# -- 3. rejection -----------------------------------------------------------------------------
+# -- 3. rejection -------------------------------------------------------------------------------
 
 
+def _failure(body: dict[str, Any]) -> dict[str, Any]:
+    return {"code": body.get("code"), "message": body.get("message"), "result": body.get("result")}
+
+
+@judges("rejection.rejected")
 def invalid_request_is_rejected(ex: Exchange, expect: Expectation) -> None:
-    """An invalid request fails with code > 0 and, in strict mode, the catalogued code."""
-    body = ex.json
+    """An invalid request fails: result false, code > 0."""
+    body = _body(ex)
     ec = expect.error_class
-    what = ec.id if ec else "the request"
-    source = f"spec/errors.json {ec.id}: {ec.source}" if ec else expect.code_source
-    if body.get("result") is not False or not isinstance(body.get("code"), int) or body.get("code", 0) <= 0:
-        _fail(f"an invalid request is rejected ({what})", source, SERVER if ec and ec.layer == "cmdb" else DOCUMENTATION,
-              f"result false, code {expect.expected_code}", {"result": body.get("result"), "code": body.get("code"), "message": body.get("message")})
-    if expect.error_codes == "strict" and expect.expected_code is not None and body["code"] != expect.expected_code:
-        _fail(f"the rejection carries CMDB {expect.version}'s code ({what})", source, SERVER,
-              expect.expected_code, {"code": body["code"], "message": body.get("message")})
-    if expect.error_codes == "strict" and ec is not None and ec.message_contains and ec.message_contains not in str(body.get("message")):
-        _fail(f"the rejection names the rule it enforces ({what})", source, SERVER,
-              f"a message containing '{ec.message_contains}'", body.get("message"))
+    code = body.get("code")
+    if body.get("result") is not False or not isinstance(code, int) or isinstance(code, bool) or code <= 0:
+        breaks = SERVER if ec is None or ec.reaches_cmdb else DOCUMENTATION
+        raise violation("rejection.rejected", subject=expect.subject, expected={"code": expect.code, "result": False},
+                        received=_failure(body), breaks=breaks, source=expect.code_source)
 
 
-REJECTION_ORACLES: tuple[Oracle, ...] = (envelope_is_consistent, invalid_request_is_rejected)
+@judges("rejection.code")
+def rejection_code_matches_version(ex: Exchange, expect: Expectation) -> None:
+    """In strict mode the rejection carries the catalogued code of the CMDB version."""
+    body = _body(ex)
+    if expect.judging.error_codes == "strict" and expect.code is not None and body.get("code") != expect.code:
+        raise violation("rejection.code", subject=expect.subject, expected=expect.code, received=_failure(body),
+                        source=expect.code_source, version=expect.judging.version)
 
 
-def run_oracles(oracles: tuple[Oracle, ...], ex: Exchange, expect: Expectation) -> None:
-    __tracebackhide__ = True
-    try:
-        for oracle in oracles:
-            oracle(ex, expect)
-    except ContractViolation as violation:
-        violation.exchange = ex  # the report shows the exchange that broke the rule
-        raise
+@judges("rejection.message")
+def rejection_message_names_rule(ex: Exchange, expect: Expectation) -> None:
+    """In strict mode the message names the rule where the catalogue says it does."""
+    body = _body(ex)
+    ec = expect.error_class
+    if expect.judging.error_codes == "strict" and ec is not None and ec.message_contains and ec.message_contains not in str(body.get("message")):
+        raise violation("rejection.message", subject=expect.subject, expected=f"a message containing {show(ec.message_contains)}",
+                        received=body.get("message"), source=expect.code_source)
 
 
-# -- 4. state (judging searches the test made) ---------------------------------------------------
+REJECTION_ORACLES: tuple[Oracle, ...] = (*ENVELOPE_ORACLES, invalid_request_is_rejected, rejection_code_matches_version, rejection_message_names_rule)
+
+
+# -- 4. state (judging answers to searches and deletes the test made) ---------------------------
+
+
+@judges("state.search-succeeds")
+def search_succeeds(ex: Exchange, expect: Expectation) -> None:
+    """search_set answers a well-formed search with result true."""
+    body = ex.json
+    if not isinstance(body, dict) or body.get("result") is not True:
+        raise violation("state.search-succeeds", expected={"result": True},
+                        received=_failure(body) if isinstance(body, dict) else ex.response_text[:300])
+
+
+@judges("state.search-shape")
+def search_answers_count_and_info(ex: Exchange, expect: Expectation) -> None:
+    """search_set answers {count, info}."""
+    data = _body(ex).get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("info"), list) or json_type(data.get("count")) != "integer":
+        raise violation("state.search-shape", expected="{count: integer, info: [...]}", received=data)
+
+
+SEARCH_ORACLES: tuple[Oracle, ...] = (search_succeeds, search_answers_count_and_info)
 
 
 def search_info(ex: Exchange) -> list[dict[str, Any]]:
-    """The info list of a search_set answer (the envelope judged first)."""
-    body = ex.json
-    src = "research cmdb §6 search_set: returns {count, info}"
-    if not isinstance(body, dict) or body.get("result") is not True:
-        _fail("search_set succeeds", src, SERVER, "result true", body if isinstance(body, dict) else ex.response_text[:300])
-    data = body.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("info"), list) or not isinstance(data.get("count"), int):
-        _fail("search_set answers {count, info}", src, SERVER, "{count: int, info: [...]}", data)
-    info: list[dict[str, Any]] = data["info"]
+    """The info list of a search_set answer already judged by SEARCH_ORACLES."""
+    info: list[dict[str, Any]] = _body(ex)["data"]["info"]
     return info
 
 
-def stored_set_matches(created: dict[str, Any], found: list[dict[str, Any]]) -> None:
-    """The set found by search_set has the fields the create answer returned."""
-    src = "research cmdb §4/§6: create returns the stored document; search_set reads the same store"
+@judges("state.created-is-found")
+def created_set_is_found(ex: Exchange, expect: Expectation) -> None:
+    """The search finds exactly the set the create answered with."""
+    assert expect.stored is not None
+    found = [d for d in search_info(ex) if d.get("bk_set_id") == expect.stored.get("bk_set_id")]
     if len(found) != 1:
-        _fail("a created set is found by search_set", src, SERVER, f"exactly one set with bk_set_id {created.get('bk_set_id')}", found)
-    doc = found[0]
+        raise violation("state.created-is-found", expected=f"exactly one set with bk_set_id {expect.stored.get('bk_set_id')}",
+                        received=search_info(ex))
+
+
+@judges("state.stored-equals-created")
+def stored_set_equals_created(ex: Exchange, expect: Expectation) -> None:
+    """Every documented field of the stored set equals the create answer (last_time may move)."""
+    assert expect.stored is not None
+    found = [d for d in search_info(ex) if d.get("bk_set_id") == expect.stored.get("bk_set_id")]
+    doc = found[0] if found else {}
     for name in load_spec().set_schema["properties"]:
-        if name in ("last_time",):
+        if name == "last_time":
             continue
-        if doc.get(name) != created.get(name):
-            _fail(f"the stored {name} equals the created one", src, SERVER, created.get(name), doc.get(name))
+        if doc.get(name, MISSING) != expect.stored.get(name, MISSING):
+            raise violation("state.stored-equals-created", subject=name, expected=expect.stored.get(name, MISSING),
+                            received=doc.get(name, MISSING))
 
 
-def nothing_stored(found: list[dict[str, Any]], what: str) -> None:
-    """A rejected request leaves no set behind."""
+@judges("state.nothing-stored-on-rejection")
+def nothing_is_stored(ex: Exchange, expect: Expectation) -> None:
+    """A rejected request leaves no set with its name behind."""
+    found = search_info(ex)
     if found:
-        _fail(f"a rejected request leaves nothing behind ({what})", "research cmdb §5 / C9: a failed create is rolled back; nothing is stored",
-              SERVER, "no set with that name", found)
+        raise violation("state.nothing-stored-on-rejection", subject=expect.subject, expected="no set with that name",
+                        received=[{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found])
+
+
+@judges("state.delete-acknowledged")
+def delete_is_acknowledged(ex: Exchange, expect: Expectation) -> None:
+    """delete_set answers success for a set the suite created."""
+    body = ex.json
+    if not isinstance(body, dict) or body.get("result") is not True:
+        raise violation("state.delete-acknowledged", expected={"result": True},
+                        received=_failure(body) if isinstance(body, dict) else ex.response_text[:300])
+
+
+@judges("state.deleted-set-is-gone")
+def deleted_set_is_gone(ex: Exchange, expect: Expectation) -> None:
+    """After delete_set the set is no longer found."""
+    found = search_info(ex)
+    if found:
+        raise violation("state.deleted-set-is-gone", expected="no set", received=[{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found])
+
+
+@judges("state.id-not-reused-after-delete")
+def new_id_is_not_the_deleted_one(ex: Exchange, expect: Expectation) -> None:
+    """A set created after a delete does not get the deleted set's id."""
+    new_id = (_body(ex).get("data") or {}).get("bk_set_id")
+    if new_id == expect.facts["deleted_id"]:
+        raise violation("state.id-not-reused-after-delete", expected=f"an id other than {expect.facts['deleted_id']}", received=new_id)
+
+
+@judges("state.one-concurrent-create-wins")
+def one_concurrent_create_wins(ex: Exchange, expect: Expectation) -> None:
+    """Of the concurrent creates of one name exactly one succeeded, and search_set finds exactly one set."""
+    answers: Sequence[Exchange] = expect.facts["answers"]
+    outcome = [{"request": i + 1, **_failure(_body(a))} if isinstance(a.json, dict) else {"request": i + 1, "http": a.status}
+               for i, a in enumerate(answers)]
+    wins = [o for o in outcome if o.get("result") is True]
+    found = search_info(ex)
+    if len(wins) != 1 or len(found) != 1:
+        raise violation("state.one-concurrent-create-wins",
+                        expected={"creates": f"1 success, {len(answers) - 1} × 1101108", "search_set finds": 1},
+                        received={"creates": outcome, "search_set finds": [{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found]})
+
+
+@judges("envelope.request-id-fresh")
+def request_ids_differ(ex: Exchange, expect: Expectation) -> None:
+    """Two answers never share a request_id."""
+    first: Exchange = expect.facts["first"]
+    if _body(ex).get("request_id") == _body(first).get("request_id"):
+        raise violation("envelope.request-id-fresh", expected="two different request ids",
+                        received=[_body(first).get("request_id"), _body(ex).get("request_id")])
+
+
+_JSON_TYPES = {"array": "array", "integer": "integer", "string": "string", "object": "object"}
+
+
+@judges("deviation.documented-type-holds")
+def documented_type_holds(ex: Exchange, expect: Expectation) -> None:
+    """The documented type of a response field holds (known not to, for a registered deviation)."""
+    name, want = expect.facts["field"], expect.facts["type"]
+    value = (_body(ex).get("data") or {}).get(name, MISSING)
+    if json_type(value) != _JSON_TYPES[want]:
+        dev = load_spec().deviation(expect.facts["deviation"])
+        raise violation("deviation.documented-type-holds", subject=name, expected=f"a JSON {want}", received=value,
+                        detail=f"Known deviation {dev.id}: {dev.server}. {dev.reason}")
+
+
+ALL_ORACLES: tuple[Oracle, ...] = (
+    *SUCCESS_ORACLES, *REJECTION_ORACLES[len(ENVELOPE_ORACLES):], *SEARCH_ORACLES, created_set_is_found, stored_set_equals_created,
+    nothing_is_stored, delete_is_acknowledged, deleted_set_is_gone, new_id_is_not_the_deleted_one, one_concurrent_create_wins,
+    request_ids_differ, documented_type_holds,
+)

@@ -1,10 +1,12 @@
 """Mutation self-test: the suite against the faithful emulator and every injected fault.
 
 The faithful run must pass (zero false alarms); every fault run must fail with
-a broken contract (a test failure whose text is a contract violation), not a
-crash, a usage error or an unavailable target. Prints the mutation score and
-the time per fault. Boundary: runs ``python -m pytest contract_tests`` in
-subprocesses against the embedded emulator; judges only exit codes and JUnit XML.
+a broken contract: exit 1 and a JUnit <failure> whose outcome is a contract
+violation with a rule id (not any AssertionError, not an error, not an
+unavailable target). Prints the mutation score, the rule that caught each
+fault and the time per fault. Boundary: runs ``python -m pytest
+contract_tests`` in subprocesses against the embedded emulator; judges only
+exit codes and JUnit XML.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # A fault that only exists under one version is run under that version.
 FAULT_ARGS = {"version-314-codes-under-313": ["--cmdb-version", "3.13"]}
-DETECTION_MARKERS = ("Contract broken:", "AssertionError", "XPASS(strict)")
+# The JUnit outcomes that count as "the contract is broken".
+DETECTED = ("violation", "deviation-gone")
+
+
+class UnknownFault(ValueError):
+    """A --fault name the emulator does not know."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +40,11 @@ class Outcome:
     seconds: float
     failed_test: str
     reason: str
+    rules: tuple[str, ...] = ()
 
     @property
     def detected(self) -> bool:
-        return self.returncode == 1 and bool(self.failed_test) and any(m in self.reason for m in DETECTION_MARKERS)
+        return self.returncode == 1 and bool(self.failed_test) and bool(self.rules)
 
 
 def list_faults() -> list[str]:
@@ -57,23 +65,33 @@ def run_suite(fault: str | None, profile: str = "quick", stop_first: bool = True
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
         seconds = time.perf_counter() - start
-        failed, reason = _first_failure(junit)
+        failed, reason, rules = _first_failure(junit)
         if not failed and proc.returncode not in (0, 1):
-            reason = ((proc.stdout + proc.stderr).strip().splitlines()[-1:] and (proc.stdout + proc.stderr).strip().splitlines()[-1]) or ""
-        return Outcome(fault or "(faithful)", proc.returncode, seconds, failed, reason)
+            lines = (proc.stdout + proc.stderr).strip().splitlines()
+            reason = lines[-1] if lines else ""
+        return Outcome(fault or "(faithful)", proc.returncode, seconds, failed, reason, rules)
 
 
-def _first_failure(junit: Path) -> tuple[str, str]:
+def _first_failure(junit: Path) -> tuple[str, str, tuple[str, ...]]:
+    """The first test that failed with a contract violation (its rules), else the first failure or error."""
     if not junit.exists():
-        return "", ""
+        return "", "", ()
+    other: tuple[str, str, tuple[str, ...]] = ("", "", ())
     for case in ET.parse(junit).getroot().iter("testcase"):
+        props = {(p.get("name"), p.get("value")) for p in case.iter("property")}
+        outcome = next((v for k, v in props if k == "outcome"), "")
+        rules = tuple(sorted(v or "" for k, v in props if k == "rule"))
         for tag in ("failure", "error"):
             node = case.find(tag)
-            if node is not None:
-                name = f"{case.get('classname')}::{case.get('name')}"
-                text = (node.get("message") or "") + "\n" + (node.text or "")
-                return (name if tag == "failure" else ""), text
-    return "", ""
+            if node is None:
+                continue
+            name = f"{case.get('classname')}::{case.get('name')}"
+            text = (node.get("message") or "") + "\n" + (node.text or "")
+            if tag == "failure" and outcome in DETECTED:
+                return name, text, rules or ("deviation.documented-type-holds",)
+            if not other[1]:
+                other = ("", text, ())
+    return other
 
 
 def _headline(reason: str) -> str:
@@ -88,7 +106,11 @@ def _headline(reason: str) -> str:
 
 def main(workers: int = 2, faults: list[str] | None = None, profile: str = "quick", out: Path | None = None) -> int:
     """Run the self-test, print the score table, return 0 when the score is 100% with no false alarm."""
-    names = faults or list_faults()
+    known = list_faults()
+    unknown = [f for f in faults or () if f not in known]
+    if unknown:
+        raise UnknownFault(f"unknown fault {unknown[0]!r}: see python -m cmdb_emulator --list-faults")
+    names = faults or known
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         faithful_future = pool.submit(run_suite, None, profile, False)
@@ -104,12 +126,12 @@ def main(workers: int = 2, faults: list[str] | None = None, profile: str = "quic
         f"Mutation score: {len(detected)}/{len(outcomes)} faults detected ({100 * len(detected) / max(1, len(outcomes)):.0f}%),"
         f" mean {sum(o.seconds for o in outcomes) / max(1, len(outcomes)):.1f} s per fault, {total:.0f} s wall with {workers} workers",
         "",
-        "| fault | detected | seconds | first broken rule |",
-        "|---|---|---|---|",
+        "| fault | detected | seconds | caught by rule | first broken rule |",
+        "|---|---|---|---|---|",
     ]
     for o in outcomes:
         verdict = "yes" if o.detected else f"NO (exit {o.returncode})"
-        lines.append(f"| {o.fault} | {verdict} | {o.seconds:.1f} | {_headline(o.reason).replace('|', '/')} |")
+        lines.append(f"| {o.fault} | {verdict} | {o.seconds:.1f} | {', '.join(o.rules)} | {_headline(o.reason).replace('|', '/')} |")
     text = "\n".join(lines)
     print(text)
     target = out or ROOT / "reports" / "mutation-score.md"

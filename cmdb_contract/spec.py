@@ -98,9 +98,58 @@ class ErrorClass:
     codes: dict[str, int]
     source: str
     message_contains: str | None = None
+    auth: dict[str, Any] | None = None
 
     def code_for(self, version: str) -> int:
         return self.codes[version]
+
+    @property
+    def reaches_cmdb(self) -> bool:
+        """Whether the request gets past the gateway (so CMDB may have stored something)."""
+        return self.layer == "cmdb"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A public file (and the function in it) a research fact comes from."""
+
+    id: str
+    repo: str
+    commit: str
+    path: str
+    symbol: str
+    says: str
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.repo}/blob/{self.commit}/{self.path}"
+
+    def __str__(self) -> str:
+        return f"{self.repo} {self.path} ({self.symbol}) at {self.commit}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule an oracle judges: its stable id, what it says, and where it comes from."""
+
+    id: str
+    headline: str
+    breaks: str
+    doc: str | None = None
+    fact: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def says(self, subject: str | None = None, **params: Any) -> str:
+        """The headline for one subject ('bk_set_env gets its default')."""
+        values = _Blanks(subject=subject if subject is not None else "the answer", **params)
+        return self.headline.format_map(values)
+
+
+class _Blanks(dict[str, Any]):
+    """Formatting values where a missing one shows as '…' (the rules table has no version or subject)."""
+
+    def __missing__(self, key: str) -> str:
+        return "…"
 
 
 @dataclass(frozen=True)
@@ -122,6 +171,8 @@ class Spec:
     response: dict[str, Any]
     errors: dict[str, Any]
     deviations_doc: dict[str, Any]
+    rules_doc: dict[str, Any]
+    sources_doc: dict[str, Any]
     fields: tuple[FieldSpec, ...] = field(default=())
 
     # -- request -----------------------------------------------------------
@@ -140,9 +191,32 @@ class Spec:
     def required_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
 
+    def stored_when_absent(self, f: FieldSpec) -> Any:
+        """What the server stores for an optional field the request left out."""
+        if "default" in f.schema:
+            return f.schema["default"]
+        return f.research.get("storedWhenAbsent")
+
     @property
-    def optional_fields(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if not f.required)
+    def supplier_default(self) -> str:
+        return str(self.request["properties"]["bk_supplier_account"]["x-research"]["default"])
+
+    def expected_set(self, sent: dict[str, Any]) -> dict[str, Any]:
+        """The set the server must store for the request sent: names trimmed, strings trimmed, defaults applied."""
+        data = sent["data"]
+        out: dict[str, Any] = {"bk_biz_id": int(sent["bk_biz_id"]), "bk_parent_id": data["bk_parent_id"]}
+        name_rule = self.field("bk_set_name").research
+        out["bk_set_name"] = data["bk_set_name"].strip(name_rule.get("trim", " "))
+        for f in self.fields:
+            if f.required:
+                continue
+            if f.name in data:
+                value = data[f.name]
+                out[f.name] = value.strip() if isinstance(value, str) and f.research.get("trim") else value
+            else:
+                out[f.name] = self.stored_when_absent(f)
+        out["bk_supplier_account"] = sent.get("bk_supplier_account") or self.supplier_default
+        return out
 
     def top_level_row(self, name: str) -> DocRow:
         return _row(self.request["properties"][name])
@@ -192,6 +266,25 @@ class Spec:
     def accepted(self) -> tuple[tuple[str, str], ...]:
         return tuple((a["target"], a["defect"]) for a in self.errors["accepted"])
 
+    # -- rules and their sources -------------------------------------------
+    @cached_property
+    def rules(self) -> dict[str, Rule]:
+        return {r["id"]: Rule(**{**r, "sources": tuple(r.get("sources", ()))}) for r in self.rules_doc["rules"]}
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    @cached_property
+    def sources(self) -> dict[str, Source]:
+        return {k: Source(id=k, **v) for k, v in self.sources_doc["sources"].items()}
+
+    def doc_row(self, key: str) -> DocRow | None:
+        """The documentation row ``table.field`` (response rows first, then request rows)."""
+        for row in doc_rows():
+            if row.key == key:
+                return row
+        return None
+
     # -- deviations --------------------------------------------------------
     @cached_property
     def deviations(self) -> tuple[Deviation, ...]:
@@ -215,13 +308,15 @@ def load_spec() -> Spec:
     response = _load("response.schema.json")
     errors = _load("errors.json")
     deviations = _load("deviations.json")
+    rules = _load("rules.json")
+    sources = _load("sources.json")
     data = request["$defs"]["set_data"]
     required = set(data.get("required", ()))
     fields = tuple(
         FieldSpec(name=name, schema=node, required=name in required, row=_row(node))
         for name, node in data["properties"].items()
     )
-    return Spec(request, response, errors, deviations, fields)
+    return Spec(request, response, errors, deviations, rules, sources, fields)
 
 
 class ResponseValidator:
@@ -255,8 +350,17 @@ def validator(name: str) -> ResponseValidator:
     return ResponseValidator({"$ref": f"#/$defs/{name}", "$defs": spec.response["$defs"]})
 
 
-def doc_rows() -> list[DocRow]:
-    """Every documentation row encoded anywhere in ``spec/`` schemas."""
+REQUEST_TABLES = ("通用参数", "接口参数", "data")
+RESPONSE_TABLES = ("response", "data (response)")
+
+
+def doc_rows(side: str | None = None) -> list[DocRow]:
+    """Every documentation row encoded in ``spec/`` schemas (``side``: only the request or the response schema).
+
+    The request side lists only rows of the documentation's request tables: the
+    model fields the request accepts (bk_set_env, bk_service_status) cite their
+    response rows and are the set model's, not a request row.
+    """
     spec = load_spec()
     rows: dict[str, DocRow] = {}
 
@@ -271,6 +375,10 @@ def doc_rows() -> list[DocRow]:
             for value in node:
                 walk(value)
 
-    walk(spec.request)
-    walk(spec.response)
+    if side in (None, "request"):
+        walk(spec.request)
+    if side in (None, "response"):
+        walk(spec.response)
+    if side == "request":
+        return [r for r in rows.values() if r.table in REQUEST_TABLES]
     return list(rows.values())

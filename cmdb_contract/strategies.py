@@ -13,11 +13,13 @@ other or with sets the suite did not create.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
 
+from .credentials import BODY, Auth
 from .spec import ErrorClass, FieldSpec, load_spec
 
 TOKEN_LEN = 12
@@ -50,7 +52,7 @@ class ValidCase:
     """A create_set request that the contract says must succeed."""
 
     params: dict[str, Any]
-    auth: str = "body"
+    auth: Auth = BODY
 
     @property
     def data(self) -> dict[str, Any]:
@@ -64,7 +66,7 @@ class InvalidCase:
 
     error_class: str
     params: dict[str, Any] = field(default_factory=dict)
-    auth: str = "body"
+    auth: Auth = BODY
     raw_body: str | None = None
 
 
@@ -141,13 +143,6 @@ def value_strategy(f: FieldSpec, ctx: GenContext) -> st.SearchStrategy[Any]:
     raise ValueError(f"no strategy for {f.name}: {schema}")
 
 
-def stored_when_absent(f: FieldSpec) -> Any:
-    """What the server stores for an optional field the request left out."""
-    if "default" in f.schema:
-        return f.schema["default"]
-    return f.research.get("storedWhenAbsent")
-
-
 def base_params(ctx: GenContext, data: dict[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = {"bk_biz_id": ctx.bk_biz_id, "data": data}
     if ctx.bk_supplier_account is not None:
@@ -164,7 +159,7 @@ UNKNOWN_FIELD = "zz_contract_unknown_field"
 
 
 @functools.cache
-def valid_cases(ctx: GenContext, auth_modes: tuple[str, ...] = ("body",)) -> st.SearchStrategy[ValidCase]:
+def valid_cases(ctx: GenContext, auth_modes: tuple[Auth, ...] = (BODY,)) -> st.SearchStrategy[ValidCase]:
     """A valid request: required fields, any subset of optional fields, maybe an unknown field.
 
     Built once per context and drawn with as few choices as possible: one bit
@@ -175,7 +170,7 @@ def valid_cases(ctx: GenContext, auth_modes: tuple[str, ...] = ("body",)) -> st.
     optional = [(f.name, value_strategy(f, ctx)) for f in spec.fields if not f.required]
     optional.append((UNKNOWN_FIELD, st.just("dropped")))
     # The documented supplier default is valid on every server; send it now and then.
-    supplier = ctx.bk_supplier_account or spec.request["properties"]["bk_supplier_account"]["x-research"]["default"]
+    supplier = ctx.bk_supplier_account or spec.supplier_default
     mask_bits = st.integers(0, 2 ** (len(optional) + 1) - 1)
     names = set_names()
     auth = st.sampled_from(auth_modes)
@@ -214,10 +209,29 @@ def full_data(ctx: GenContext, template: bool = False) -> dict[str, Any]:
     return data
 
 
-# -- invalid values by defect kind ----------------------------------------------------
+# -- invalid values: one registry entry per defect kind of spec/errors.json -------------------
 
-_TYPE_SAMPLES: dict[str, st.SearchStrategy[Any]] = {
-    "string": st.sampled_from(["abc", "5", "x y"]),
+MISSING = object()  # "leave the key out"
+_STRINGS = ("abc", "x y")
+_NUMERIC_STRINGS = ("5", "1")
+
+
+def _string_values(f: FieldSpec | None, target: str) -> tuple[Any, ...]:
+    """Wrong-type strings; numeric strings only where the research says they are refused."""
+    research = f.research if f is not None else {}
+    accepted = research.get("numericStringsAccepted", False)
+    return _STRINGS if accepted or (f is not None and f.type == "string") else (*_STRINGS, *_NUMERIC_STRINGS)
+
+
+_TYPE_EXAMPLES: dict[str, tuple[Any, ...]] = {
+    "integer": (123, 0),
+    "number": BAD_INTEGRAL[:2],
+    "boolean": (True, False),
+    "null": (None,),
+    "object": ({}, {"a": 1}),
+    "array": ([], [1]),
+}
+_TYPE_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "integer": st.integers(-5, 10**6),
     "number": st.sampled_from(BAD_INTEGRAL),
     "boolean": st.booleans(),
@@ -227,95 +241,136 @@ _TYPE_SAMPLES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _type_values(target: str, json_type: str) -> st.SearchStrategy[Any]:
-    if target == "data.default" and json_type == "string":
-        return st.sampled_from(["abc", "x1", "one"])  # numeric strings are accepted
-    if target == "data.set_template_id" and json_type == "string":
-        return st.sampled_from(["1", "abc"])
-    return _TYPE_SAMPLES[json_type]
+@dataclass(frozen=True)
+class Defect:
+    """How to make one kind of defect: the same examples on every run, and a strategy for exploration."""
+
+    kind: str
+    examples: Any  # Callable[[ErrorClass, FieldSpec | None, GenContext], tuple[Any, ...]]
+    strategy: Any  # Callable[[ErrorClass, FieldSpec | None, GenContext], SearchStrategy[Any]]
 
 
-def _defect_value(ec: ErrorClass, f: FieldSpec | None, ctx: GenContext) -> st.SearchStrategy[Any]:
-    defect = ec.defect
-    if defect.startswith("type:"):
-        return _type_values(ec.target, defect.split(":", 1)[1])
-    assert f is not None, ec.id
-    schema, research = f.schema, f.research
-    if defect == "below-minimum":
-        lo = int(schema["minimum"])
-        return st.one_of(st.sampled_from([lo - 1, -1]), st.integers(-(2**31), lo - 1))
-    if defect == "above-maximum":
-        hi = int(schema["maximum"])
-        return st.one_of(st.just(hi + 1), st.integers(hi + 1, 2**53))
-    if defect == "too-many-chars":
-        limit = int(schema["maxLength"])
-        return st.integers(limit + 1, limit + 40).map(lambda n: TOKEN_SLOT + "L" * (n - TOKEN_LEN))
-    if defect == "too-many-bytes":
-        limit = int(research["maxBytes"])
-        if f.name == "bk_set_name":
-            # within the character limit, over the byte limit
-            return st.integers(1, 20).map(lambda extra: TOKEN_SLOT + "蓝" * ((limit - TOKEN_LEN) // 3 + extra))
-        return st.one_of(
-            st.integers(limit + 1, limit + 50).map(lambda n: "b" * n),
-            st.just("集" * (limit // 3 + 1)),
-        )
-    if defect == "forbidden-char":
-        return st.sampled_from(list(FORBIDDEN_NAME_CHARS)).map(lambda c: f"{TOKEN_SLOT}a{c}b")
-    if defect == "inner-whitespace":
-        return st.sampled_from(INNER_WHITESPACE).map(lambda w: f"{TOKEN_SLOT}a{w}b")
-    if defect == "blank":
-        return st.sampled_from(["", " ", "    "])
-    if defect == "unknown-enum":
-        allowed = set(schema["enum"])
-        # ASCII only: Go's TrimSpace trims Unicode spaces, which would make " 1\u3000" valid.
-        return st.one_of(st.sampled_from(["0", "9", "", " ", "x"]), st.text("0123456789xyz-", max_size=4)).filter(
-            lambda s: s.strip(" ") not in allowed
-        )
-    if defect == "unknown-template":
-        return st.sampled_from([999999, 2**31 - 7]).filter(lambda v: v not in ctx.set_template_ids)
-    raise ValueError(f"no generator for {ec.id}")
+def _json_type_of(ec: ErrorClass) -> str:
+    return ec.defect.split(":", 1)[1]
+
+
+def _type_examples(ec: ErrorClass, f: FieldSpec | None, ctx: GenContext) -> tuple[Any, ...]:
+    t = _json_type_of(ec)
+    return _string_values(f, ec.target) if t == "string" else _TYPE_EXAMPLES[t]
+
+
+def _type_strategy(ec: ErrorClass, f: FieldSpec | None, ctx: GenContext) -> st.SearchStrategy[Any]:
+    t = _json_type_of(ec)
+    return st.sampled_from(_string_values(f, ec.target)) if t == "string" else _TYPE_STRATEGIES[t]
+
+
+def _limit(f: FieldSpec | None, key: str) -> int:
+    assert f is not None
+    return int(f.schema[key] if key in f.schema else f.research[key])
+
+
+def _too_many_bytes(f: FieldSpec | None) -> tuple[Callable[[int], str], int]:
+    assert f is not None
+    limit = int(f.research["maxBytes"])
+    if f.name == "bk_set_name":
+        # within the character limit, over the byte limit
+        return (lambda extra: TOKEN_SLOT + "蓝" * ((limit - TOKEN_LEN) // 3 + extra)), limit
+    return (lambda extra: "b" * (limit + extra)), limit
+
+
+def _unknown_enum(f: FieldSpec | None) -> tuple[str, ...]:
+    assert f is not None
+    allowed = set(f.schema["enum"])
+    return tuple(v for v in ("0", "9", "", " ", "x") if v.strip(" ") not in allowed)
+
+
+def _const(*values: Any) -> Any:
+    return lambda ec, f, ctx: values
+
+
+DEFECTS: dict[str, Defect] = {d.kind: d for d in (
+    Defect("type", _type_examples, _type_strategy),
+    Defect("missing", _const(MISSING), lambda ec, f, ctx: st.just(MISSING)),
+    Defect("credentials", lambda ec, f, ctx: (Auth.from_spec(ec.auth or {}),), lambda ec, f, ctx: st.just(Auth.from_spec(ec.auth or {}))),
+    Defect("malformed-json", lambda ec, f, ctx: (f'{{"bk_biz_id": {ctx.bk_biz_id}, "data": {{"bk_set_name": ',),
+           lambda ec, f, ctx: st.sampled_from([f'{{"bk_biz_id": {ctx.bk_biz_id}, "data": {{"bk_set_name": ', '{"bk_biz_id": 2,, }', "{'data': 1}"])),
+    Defect("not-integer", _const("abc", 1.5, True, "2.5x"), lambda ec, f, ctx: st.sampled_from(["abc", 1.5, True, "2.5x"])),
+    Defect("unknown-business", lambda ec, f, ctx: (ctx.unknown_biz_id,), lambda ec, f, ctx: st.just(ctx.unknown_biz_id)),
+    Defect("empty", _const({}), lambda ec, f, ctx: st.just({})),
+    Defect("not-dict", _const([1], "not a dict", 5), lambda ec, f, ctx: st.sampled_from([[1], "not a dict", 5, [{"bk_set_name": "x"}]])),
+    Defect("below-minimum", lambda ec, f, ctx: tuple(dict.fromkeys((_limit(f, "minimum") - 1, -1))),
+           lambda ec, f, ctx: st.one_of(st.sampled_from([_limit(f, "minimum") - 1, -1]), st.integers(-(2**31), _limit(f, "minimum") - 1))),
+    Defect("above-maximum", lambda ec, f, ctx: (_limit(f, "maximum") + 1, 2**53),
+           lambda ec, f, ctx: st.one_of(st.just(_limit(f, "maximum") + 1), st.integers(_limit(f, "maximum") + 1, 2**53))),
+    Defect("too-many-chars", lambda ec, f, ctx: tuple(TOKEN_SLOT + "L" * (_limit(f, "maxLength") + n - TOKEN_LEN) for n in (1, 40)),
+           lambda ec, f, ctx: st.integers(1, 40).map(lambda n: TOKEN_SLOT + "L" * (_limit(f, "maxLength") + n - TOKEN_LEN))),
+    Defect("too-many-bytes", lambda ec, f, ctx: (_too_many_bytes(f)[0](1), _too_many_bytes(f)[0](20)),
+           lambda ec, f, ctx: st.integers(1, 20).map(_too_many_bytes(f)[0])),
+    Defect("forbidden-char", lambda ec, f, ctx: tuple(f"{TOKEN_SLOT}a{c}b" for c in FORBIDDEN_NAME_CHARS),
+           lambda ec, f, ctx: st.sampled_from(list(FORBIDDEN_NAME_CHARS)).map(lambda c: f"{TOKEN_SLOT}a{c}b")),
+    Defect("inner-whitespace", lambda ec, f, ctx: tuple(f"{TOKEN_SLOT}a{w}b" for w in INNER_WHITESPACE),
+           lambda ec, f, ctx: st.sampled_from(INNER_WHITESPACE).map(lambda w: f"{TOKEN_SLOT}a{w}b")),
+    Defect("blank", _const("", " ", "    "), lambda ec, f, ctx: st.sampled_from(["", " ", "    "])),
+    # ASCII only: Go's TrimSpace trims Unicode spaces, which would make " 1\u3000" valid.
+    Defect("unknown-enum", lambda ec, f, ctx: _unknown_enum(f),
+           lambda ec, f, ctx: st.one_of(st.sampled_from(_unknown_enum(f)), st.text("0123456789xyz-", max_size=4)).filter(
+               lambda s: s.strip(" ") not in set(f.schema["enum"]) if f is not None else True)),
+    Defect("unknown-template", lambda ec, f, ctx: tuple(v for v in (999999,) if v not in ctx.set_template_ids),
+           lambda ec, f, ctx: st.sampled_from([999999, 2**31 - 7]).filter(lambda v: v not in ctx.set_template_ids)),
+)}
+
+
+def defect_kind(ec: ErrorClass) -> str:
+    """The registry key of an error class: its defect, with every wrong JSON type under 'type'."""
+    if ec.target == "auth" and ec.auth is not None:
+        return "credentials"
+    if ec.target == "body":
+        return ec.defect
+    return "type" if ec.defect.startswith("type:") else ec.defect
+
+
+def generator_for(ec: ErrorClass) -> Defect:
+    """The registry entry that makes the defect of ``ec`` (KeyError: the catalogue has a defect nothing makes)."""
+    return DEFECTS[defect_kind(ec)]
+
+
+def _field_of(ec: ErrorClass) -> FieldSpec | None:
+    return load_spec().field(ec.target.split(".", 1)[1]) if ec.target.startswith("data.") else None
+
+
+def place(ec: ErrorClass, value: Any, ctx: GenContext, name_body: str = "-bad") -> InvalidCase:
+    """A valid request with ``value`` put where the class's defect goes: exactly one defect."""
+    data = minimal_data(ctx, TOKEN_SLOT + name_body)
+    params = base_params(ctx, data)
+    target = ec.target
+    if target == "auth":
+        return InvalidCase(ec.id, params, auth=value)
+    if target == "body":
+        # Header credentials: the body is only the defect.
+        return InvalidCase(ec.id, params, auth=Auth("header"), raw_body=value)
+    if target in ("bk_biz_id", "data"):
+        slot, key = params, target
+    else:
+        slot, key = data, target.split(".", 1)[1]
+    if value is MISSING:
+        del slot[key]
+    else:
+        slot[key] = value
+    return InvalidCase(ec.id, params)
+
+
+@functools.cache
+def examples_of(class_id: str, ctx: GenContext) -> tuple[InvalidCase, ...]:
+    """The deterministic requests of one class: the same on every run, each with exactly its defect."""
+    ec = load_spec().error_class(class_id)
+    return tuple(place(ec, v, ctx) for v in generator_for(ec).examples(ec, _field_of(ec), ctx))
 
 
 @st.composite
 def invalid_case(draw: st.DrawFn, ec: ErrorClass, ctx: GenContext) -> InvalidCase:
     """One request carrying exactly the defect of ``ec``, everything else valid."""
-    spec = load_spec()
-    data = minimal_data(ctx, TOKEN_SLOT + draw(st.text(NAME_CHARS, max_size=8)))
-    params = base_params(ctx, data)
-    target, defect = ec.target, ec.defect
-    if target == "auth":
-        if defect == "header-not-json":
-            return InvalidCase(ec.id, params, auth="header-not-json")
-        return InvalidCase(ec.id, params, auth=defect)
-    if target == "body":
-        return InvalidCase(ec.id, params, auth="header", raw_body=f'{{"bk_biz_id": {ctx.bk_biz_id}, "data": {{"bk_set_name": ')
-    if target == "bk_biz_id":
-        if defect == "missing":
-            del params["bk_biz_id"]
-        elif defect == "type:null":
-            params["bk_biz_id"] = None
-        elif defect == "not-integer":
-            params["bk_biz_id"] = draw(st.sampled_from(["abc", 1.5, True, "2.5x"]))
-        elif defect == "unknown-business":
-            params["bk_biz_id"] = ctx.unknown_biz_id
-        return InvalidCase(ec.id, params)
-    if target == "data":
-        if defect == "missing":
-            del params["data"]
-        elif defect == "empty":
-            params["data"] = {}
-        elif defect == "type:null":
-            params["data"] = None
-        elif defect == "not-dict":
-            params["data"] = draw(st.sampled_from([[1], "not a dict", 5, [data]]))
-        return InvalidCase(ec.id, params)
-    field_name = target.split(".", 1)[1]
-    f = spec.field(field_name)
-    if defect == "missing":
-        del data[field_name]
-    else:
-        data[field_name] = draw(_defect_value(ec, f, ctx))
-    return InvalidCase(ec.id, params)
+    value = draw(generator_for(ec).strategy(ec, _field_of(ec), ctx))
+    return place(ec, value, ctx, draw(st.text(NAME_CHARS, max_size=8)))
 
 
 @functools.cache
@@ -329,3 +384,13 @@ def invalid_case_of(class_id: str, ctx: GenContext) -> st.SearchStrategy[Invalid
 def invalid_cases(ctx: GenContext) -> st.SearchStrategy[InvalidCase]:
     """Any invalid request of any catalogued class."""
     return st.one_of(*(invalid_case_of(ec.id, ctx) for ec in load_spec().error_classes))
+
+
+def one_character_name(seed: int, taken: Callable[[str], bool]) -> str:
+    """A one-character CJK name derived from the run's seed (replayable), skipping names already taken."""
+    span = 0x9FA5 - 0x4E00
+    for i in range(64):
+        name = chr(0x4E00 + (seed + i * 7919) % span)
+        if not taken(name):
+            return name
+    raise RuntimeError("no free one-character name found in 64 tries")
