@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from cmdb_contract.client import CreatesClosed, TargetUnavailable
-from cmdb_contract.oracles import violation
 from cmdb_contract.options import (
     EXIT_CONTRACT,
     EXIT_INTERRUPTED,
@@ -21,6 +20,7 @@ from cmdb_contract.options import (
     EXIT_USAGE,
     RunConfig,
 )
+from cmdb_contract.oracles import violation
 from cmdb_contract.outcomes import SUITE_ERROR, UNAVAILABLE, VIOLATION, Outcome, classify
 from cmdb_contract.run import Run, RunError
 from cmdb_contract.strategies import base_params, minimal_data
