@@ -480,7 +480,7 @@ def fields_are_echoed_as_stored(ex: Exchange, expect: Expectation) -> None:
     assert expect.stored is not None
     sent_data = expect.sent["data"]
     for name, value in expect.stored.items():
-        if name in sent_data or name in ("bk_biz_id", "bk_supplier_account"):
+        if name in sent_data or name in load_spec().stored_from_top_level:
             if name in got and _same(got[name], value):
                 continue
             sent_value = sent_data.get(name, expect.sent.get(name, MISSING))
@@ -497,7 +497,7 @@ def absent_fields_get_defaults(ex: Exchange, expect: Expectation) -> None:
     got = _body(ex).get("data") or {}
     assert expect.stored is not None
     for name, value in expect.stored.items():
-        if name in expect.sent["data"] or name in ("bk_biz_id", "bk_supplier_account"):
+        if name in expect.sent["data"] or name in spec.stored_from_top_level:
             continue
         if name in got and _same(got[name], value):
             continue
@@ -535,9 +535,9 @@ def set_id_is_new(ex: Exchange, expect: Expectation) -> None:
 
 @judges("data.time-rfc3339")
 def times_are_rfc3339(ex: Exchange, expect: Expectation) -> None:
-    """create_time and last_time are RFC 3339 timestamps."""
+    """The set's times (create_time, last_time: the date-time fields of the set schema) are RFC 3339 timestamps."""
     data = _body(ex).get("data") or {}
-    for name in ("create_time", "last_time"):
+    for name in load_spec().time_fields:
         value = data.get(name, MISSING)
         if not (isinstance(value, str) and RFC3339.match(value)):
             raise violation("data.time-rfc3339", subject=name, expected="YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)", received=value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shlex
 import subprocess
 import sys
@@ -245,3 +246,11 @@ def test_junit_tells_unavailable_from_broken(tmp_path: Path) -> None:
     case = junit_cases(tmp_path / "contract-junit.xml")["contract_tests.test_valid::test_every_optional_field_is_stored"]
     assert case.find("failure") is not None and case.find("error") is None
     assert ("outcome", "violation") in properties(case)
+
+
+def test_falsifying_example_names_the_name_actually_sent(tmp_path: Path) -> None:
+    """Hypothesis' failing case shows the drawn slot, and a note names the bk_set_name actually sent."""
+    res = run_suite("--emulator-fault", "data-desc-dropped", f"--reports-dir={tmp_path}", "-k", "test_valid_payloads_are_created")
+    assert res.returncode == 1, res.stdout[-3000:]
+    sent = re.findall(r"the failing request sent bk_set_name = '([^']*)'", res.stdout)
+    assert sent and all(name.strip(" ").startswith("ct") and "@" not in name for name in sent), res.stdout[-3000:]
