@@ -152,3 +152,22 @@ def test_classification_tells_the_three_failures_apart() -> None:
     assert classify(ExceptionGroup("mixed", [v, TypeError("x")]), "failed") == SUITE_ERROR
     assert classify(TargetUnavailable("down"), "failed") == UNAVAILABLE
     assert classify(AssertionError("plain"), "failed") == SUITE_ERROR
+
+
+def test_a_crash_in_cleanup_keeps_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If cleanup itself fails, the run says so, exits 1 and keeps the ledger for --cleanup-only."""
+    import cmdb_contract.run as run_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(run_module, "clean_run", broken)
+    run = Run(config(tmp_path), {})
+    with run:
+        h = run.harness
+        assert h is not None
+        h.send_create(h.fill(base_params(h.ctx, minimal_data(h.ctx))))
+    assert run.outcome.cleanup is not None and not run.outcome.cleanup.complete
+    assert "disk on fire" in run.outcome.cleanup.summary()
+    assert run.ledger is not None and run.ledger.path.exists()
+    assert run.outcome.exit_code(EXIT_OK) == EXIT_CONTRACT
