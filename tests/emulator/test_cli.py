@@ -66,8 +66,8 @@ def test_seed_file_defines_the_world(cli: Any, tmp_path: Path) -> None:
     """Brief: --seed businesses each get an idle set; other businesses do not exist."""
     seed = write_seed(tmp_path, {"businesses": [{"bk_biz_id": 7, "bk_biz_name": "seven"}]})
     process = cli("--port", "0", "--seed", seed)
-    body = call(process.url, "search_biz_inst_topo", {"bk_biz_id": 7})
-    assert body["data"][0]["child"][0]["bk_inst_name"] == "空闲机池"
+    body = call(process.url, "search_set", {"bk_biz_id": 7}, lang="zh-cn")
+    assert [(s["bk_set_name"], s["default"]) for s in body["data"]["info"]] == [("空闲机池", 1)]
     assert create(process.url, {"bk_parent_id": 2, "bk_set_name": "x"})["code"] == 1199011
 
 
