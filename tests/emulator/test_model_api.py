@@ -369,3 +369,20 @@ def test_absent_seed_keys_get_the_api_defaults() -> None:
     user, text = world.set_model.custom
     assert (user.ismultiple, user.editable, user.bk_property_group, user.creator) == (True, True, "default", "admin")
     assert (text.ismultiple, text.ispre, text.bk_property_group) == (False, False, "bizdefault")
+
+
+def test_default_world_matches_the_readme(url: str) -> None:
+    """README: the default custom model (ids, types, scopes) is the one documented."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    for item in DEFAULT_SEED["set_attributes"]:
+        assert f"`{item['bk_property_id']}`" in readme, item["bk_property_id"]
+
+
+def test_readme_seed_example_loads() -> None:
+    """README: the seed format example is a valid seed with a business attribute and a template attribute."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme[readme.index("### Seed format"):]
+    example = json.loads(section[section.index("```json") + 7:section.index("```", section.index("```json") + 7)])
+    world = parse_world(example)
+    assert [(a.bk_property_id, a.bk_biz_id) for a in world.set_model.custom] == [("zone", 3), ("max_players", 0)]
+    assert world.set_templates[0].attributes == (("bk_set_env", "3"),)
