@@ -40,8 +40,13 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+def spec_path(name: str) -> Path:
+    """The path of one file of spec/, in a checkout or an installed package."""
+    return SPEC_DIR / name
+
+
 def _load(name: str) -> dict[str, Any]:
-    with (SPEC_DIR / name).open(encoding="utf-8") as fh:
+    with spec_path(name).open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
 
@@ -86,6 +91,11 @@ class FieldSpec:
     def fact(self) -> str:
         return str(self.research.get("fact", ""))
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The ids in ``sources.json`` the research fact cites."""
+        return tuple(self.research.get("sources", ()))
+
 
 @dataclass(frozen=True)
 class ErrorClass:
@@ -99,6 +109,7 @@ class ErrorClass:
     source: str
     message_contains: str | None = None
     auth: dict[str, Any] | None = None
+    sources: tuple[str, ...] = ()
 
     def code_for(self, version: str) -> int:
         return self.codes[version]
@@ -161,6 +172,7 @@ class Deviation:
     server: str
     reason: str
     doc_check: dict[str, Any] | None = None
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,7 +252,7 @@ class Spec:
     # Built once: the harness looks classes up for every invalid request it sends.
     @cached_property
     def error_classes(self) -> tuple[ErrorClass, ...]:
-        return tuple(ErrorClass(**c) for c in self.errors["classes"])
+        return tuple(ErrorClass(**{**c, "sources": tuple(c.get("sources", ()))}) for c in self.errors["classes"])
 
     @cached_property
     def _classes_by_id(self) -> dict[str, ErrorClass]:
@@ -261,6 +273,9 @@ class Spec:
 
     def state_source(self, state_id: str) -> str:
         return str(self._state(state_id)["source"])
+
+    def state_sources(self, state_id: str) -> tuple[str, ...]:
+        return tuple(self._state(state_id).get("sources", ()))
 
     @property
     def accepted(self) -> tuple[tuple[str, str], ...]:
@@ -288,7 +303,7 @@ class Spec:
     # -- deviations --------------------------------------------------------
     @cached_property
     def deviations(self) -> tuple[Deviation, ...]:
-        return tuple(Deviation(**d) for d in self.deviations_doc["deviations"])
+        return tuple(Deviation(**{**d, "sources": tuple(d.get("sources", ()))}) for d in self.deviations_doc["deviations"])
 
     def deviation(self, dev_id: str) -> Deviation:
         for d in self.deviations:

@@ -171,6 +171,7 @@ def test_deviation_ids_are_unique_and_explained() -> None:
 
 
 _CODES = {"type": "object", "propertyNames": {"enum": list(VERSIONS)}, "additionalProperties": {"type": "integer", "minimum": 1}}
+_SOURCES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 ERRORS_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "the error catalogue (spec/errors.json)",
@@ -192,6 +193,7 @@ ERRORS_SCHEMA = {
                 "layer": {"enum": ["esb", "cmdb"]},
                 "codes": _CODES,
                 "source": {"type": "string", "minLength": 1},
+                "sources": _SOURCES,
                 "message_contains": {"type": "string", "minLength": 1},
             },
         }},
@@ -199,13 +201,15 @@ ERRORS_SCHEMA = {
             "type": "object",
             "required": ["target", "defect", "source"],
             "additionalProperties": False,
-            "properties": {"target": {"type": "string"}, "defect": {"type": "string"}, "source": {"type": "string", "minLength": 1}},
+            "properties": {"target": {"type": "string"}, "defect": {"type": "string"}, "source": {"type": "string", "minLength": 1},
+                           "sources": _SOURCES},
         }},
         "state": {"type": "array", "items": {
             "type": "object",
             "required": ["id", "codes", "source"],
             "additionalProperties": False,
-            "properties": {"id": {"type": "string", "pattern": "^state\\."}, "codes": _CODES, "source": {"type": "string", "minLength": 1}},
+            "properties": {"id": {"type": "string", "pattern": "^state\\."}, "codes": _CODES, "source": {"type": "string", "minLength": 1},
+                           "sources": _SOURCES},
         }},
     },
 }
