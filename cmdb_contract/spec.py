@@ -16,7 +16,11 @@ from typing import Any
 
 import jsonschema
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+_HERE = Path(__file__).resolve().parent
+# The top-level spec/ is the one source. A wheel (pip install .) ships it as the package
+# data cmdb_contract/spec_data (pyproject's package-dir maps it); a checkout or an
+# editable install reads spec/ itself.
+SPEC_DIR = _HERE / "spec_data" if (_HERE / "spec_data").is_dir() else _HERE.parent / "spec"
 DRAFT = jsonschema.Draft202012Validator
 # Annotation keywords of our own: the documentation row, the research fact and
 # the deviation a schema node encodes. Anything else must be a JSON Schema keyword.
