@@ -125,3 +125,22 @@ def test_answer_times_fall_in_fixed_buckets() -> None:
     coverage.answer_times.update({0: 2, 3: 5})
     svg = report.answer_time_chart(coverage)
     assert svg.startswith("<svg") and "7 answers" in svg
+
+
+def _view(failed: list[report.FailedTest], outcome: Outcome) -> report.ReportView:
+    facts = {"target": "http://t", "cmdb_version": "3.14", "error_codes": "strict", "profile": "quick", "seed": 1, "writes": "allowed",
+             "business": 2, "concurrency": 4, "rate_limit": "none", "run_id": "abc123"}
+    return report.ReportView(facts=facts, verdict=outcome.verdict(False), outcome=outcome, counts=RuleCounts(), coverage=Coverage(),
+                             failed=failed)
+
+
+def test_suite_errors_and_unavailability_are_listed_apart_from_broken_rules() -> None:
+    """A suite error and an unavailable target each get their own heading with the reason, never a rule box."""
+    outcome = Outcome()
+    outcome.record("t-crash", "suite-error")
+    failed = [report.FailedTest("t-crash", "suite-error", reason="HealthCheck: too slow", replay="cd . && pytest t-crash"),
+              report.FailedTest("t-down", "unavailable", reason="no answer: ConnectionError", replay="cd . && pytest t-down")]
+    html = "".join(report.summary_parts(_view(failed, outcome)))
+    assert "SUITE ERROR (1 tests)" in html and "Suite errors" in html and "HealthCheck: too slow" in html
+    assert "Target unavailable (not a contract violation)" in html and "no answer: ConnectionError" in html
+    assert 'class="rule-box"' not in html
