@@ -363,7 +363,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         rep.longrepr = "\n\n".join([*(_compact(v) for v in test.violations), *_notes(exc, test.violations)])
     if kind == XFAILED:
         found = violations_in(exc)
-        lead = f"known deviation (strict expected failure): {getattr(rep, 'wasxfail', '')}"
+        lead = f"strict expected failure ({getattr(rep, 'wasxfail', '') or 'xfail'}): the server still does what the registry says"
         setattr(rep, LOG_ATTR, run.redact(report.log_text(found, [], lead)))
     if rep.failed:
         replay = run.config.replay(item.nodeid)
