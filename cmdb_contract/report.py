@@ -42,7 +42,8 @@ body{color:#1a1a1a;font-size:13px}a{color:#0b4f9c}
 .ct-unavailable{background:#fff0c2;color:#5a4100;border:2px solid #a07800}.ct-error{background:#ece0f5;color:#3d1560;border:2px solid #6a3d9a}
 .ct table{border-collapse:collapse;margin:.4em 0;max-width:100%}
 .ct td,.ct th{border:1px solid #b5b5b5;padding:3px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-.ct th{background:#ececec}.ct .ct-run th{white-space:nowrap;width:10em}.ct td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.ct th{background:#ececec}.ct td.nw{white-space:nowrap;overflow-wrap:normal}
+.ct .ct-run th{white-space:nowrap;width:10em}.ct td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ct pre,.ct code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.92em}
 .ct pre{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;background:#f5f5f5;border:1px solid #d0d0d0;padding:6px 8px;margin:.2em 0}
 .ct tr.zero td{background:#fff4cc}.ct tr.failed td{background:#fde4e6}.ct .flag{font-weight:700;color:#7a4b00}.ct .bad{font-weight:700;color:#8b1a1a}
@@ -472,7 +473,7 @@ def rules_table(view: ReportView, groups: Mapping[str, list[Group]]) -> str:
         link = f'<br><a href="#{first[0].anchor}">→ first failure</a>' if first else ""
         trs.append(f'<tr class="{cls}" id="rule-{esc(rule.id)}" data-rule="{esc(rule.id)}"><td><code>{esc(rule.id)}</code></td>'
                    f"<td>{state}{link}</td><td>{esc(rule.says('…'))}</td><td class=\"n\">{passed}</td><td class=\"n\">{failed}</td>"
-                   f'<td class="n">{tests}</td><td title="{esc(BREAKS[rule.breaks])}">{esc(rule.breaks)}</td><td>{protects(rule)}</td></tr>')
+                   f'<td class="n">{tests}</td><td class="nw" title="{esc(BREAKS[rule.breaks])}">{esc(rule.breaks)}</td><td>{protects(rule)}</td></tr>')
     return (f'<div class="ct"><h2 id="ct-rules">Rules</h2><p>{_tally(states)} in this run (flagged: a rule no request reached '
             "proves nothing).</p>"
             "<p>Breaking a <i>documentation</i> rule breaks the documented promise; breaking a <i>research</i> rule breaks "

@@ -49,7 +49,7 @@ def passing(tmp_path_factory: pytest.TempPathFactory, browser: Chromium) -> tupl
     path = _report(tmp_path_factory, "pass", code=0)
     browser.open(path.as_uri())
     seen = browser.evaluate(SEEN)
-    browser.screenshot(SHOTS / "screenshot-pass.png")
+    browser.screenshot(SHOTS / "screenshot-pass.png", height=2600)
     return browser.page(), seen
 
 
