@@ -17,18 +17,25 @@ from pathlib import Path
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from .drift import find_drift
+    """Exit 0 no drift, 1 drifts listed, 2 nothing to compare (unreadable file, or no apidoc table in it)."""
+    from .drift import NoDocumentationTables, find_drift, uses_common_placeholder
     from .spec import load_spec
 
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        print(f"cmdb-contract drift: cannot read {path}: {exc.strerror}", file=sys.stderr)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cmdb-contract drift: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 2
-    drifts = find_drift(text, load_spec())
+    try:
+        drifts = find_drift(text, load_spec())
+    except NoDocumentationTables as exc:
+        print(f"cmdb-contract drift: {path}: {exc}; is it a BlueKing apidoc Markdown file?", file=sys.stderr)
+        return 2
     for d in drifts:
         print(d)
+    if uses_common_placeholder(text):
+        print("(the page's {{ common_args_desc }} placeholder stands for the common parameters: spec/'s 通用参数 rows were not compared)")
     print(f"{len(drifts)} drift(s) between {path} and spec/")
     return 1 if drifts else 0
 
@@ -71,7 +78,9 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cmdb-contract", description="The create_set contract suite's tools besides pytest.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("drift", help="report every doc table row that spec/ does not encode, or encodes differently")
+    p = sub.add_parser("drift", help="report every doc table row that spec/ does not encode, or encodes differently",
+                       description="Exit codes: 0 no drift, 1 drifts listed (one line each), 2 nothing to compare "
+                                   "(the file cannot be read, or it has no apidoc field table).")
     p.add_argument("file", help="a BlueKing apidoc Markdown file, e.g. create_set.md")
     p.set_defaults(func=_drift)
     p = sub.add_parser("export-openapi", help="write spec/ as an OpenAPI 3.1 document (for Schemathesis, Postman, ...)")

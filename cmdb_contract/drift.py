@@ -31,6 +31,9 @@ SCHEMA_FILES = ("request.schema.json", "response.schema.json")
 EXAMPLE_HEADINGS = {"request": "请求参数示例", "response": "返回结果示例"}
 RESPONSE_SECTION = "返回结果"
 ENVELOPE_TABLE = "response"
+# Newer apidoc pages render the common parameters from a shared template instead of a table.
+COMMON_TABLE = "通用参数"
+COMMON_PLACEHOLDER = re.compile(r"\{\{\s*common_args_desc\s*\}\}")
 
 # Doc type text -> the JSON Schema types that encode it. apidoc types do not
 # state nullability (the seed's own example sends null for an "object" and an
@@ -322,6 +325,11 @@ def _norm(text: Any) -> str:
 
 
 def _compare_row(row: TableRow, sites: list[_Site], registered: set[str]) -> Iterator[Drift]:
+    """At most one drift per aspect of a row (its 必选 text, its type, its requiredness), naming every place that disagrees.
+
+    One edit of the doc (a type changed) disagrees with the x-doc record and with
+    the schema's own encoding at once: that is one change, so it is one drift.
+    """
     def drift(problem: str) -> Drift:
         return Drift(row.table, row.field, problem)
 
@@ -330,29 +338,35 @@ def _compare_row(row: TableRow, sites: list[_Site], registered: set[str]) -> Ite
     allowed = _doc_types(row.type)
     if allowed is None:
         yield drift(f"doc type {row.type!r} has no JSON Schema equivalent to compare with")
+    type_places: list[str] = []
+    required_places: list[str] = []
     checked: list[_Site] = []
     mistyped = False
     for site in sites:
         if _norm(site.xdoc.get("type")) != _norm(row.type):
-            yield drift(f"doc says type {row.type}, x-doc records {site.xdoc.get('type')} ({site.where})")
+            type_places.append(f"x-doc records {site.xdoc.get('type')} ({site.where})")
         if row.required is not None:
             if site.xdoc.get("required") is not row.required:
-                yield drift(f"doc says {_req(row.required)}, x-doc records {_req(site.xdoc.get('required'))} ({site.where})")
+                required_places.append(f"x-doc records {_req(site.xdoc.get('required'))} ({site.where})")
             if site.in_required is not None and site.in_required is not row.required:
-                yield drift(f"doc says {_req(row.required)}, schema has it {_req_list(site.in_required)} ({site.where})")
+                required_places.append(f"the schema has it {_req_list(site.in_required)} ({site.where})")
         if site.deviation in registered or allowed is None:
             continue  # a registered deviation: the schema follows the server, not the doc
         checked.append(site)
         if site.types is None:
-            yield drift(f"doc says type {row.type}, spec encodes no type ({site.where})")
+            type_places.append(f"the schema encodes no type ({site.where})")
         elif site.types - {"null"} - allowed:
             mistyped = True
-            yield drift(f"doc says type {row.type}, spec encodes {' or '.join(sorted(site.types))} ({site.where})")
+            type_places.append(f"the schema encodes {' or '.join(sorted(site.types))} ({site.where})")
     # Each encoding may add null (apidoc types say nothing of it), but together
     # they must admit the documented type somewhere.
     encoded = frozenset().union(*(s.types or frozenset() for s in checked))
     if allowed is not None and checked and not mistyped and not encoded & allowed:
-        yield drift(f"doc says type {row.type}, spec encodes only {' or '.join(sorted(encoded))}")
+        type_places.append(f"the schema encodes only {' or '.join(sorted(encoded))}")
+    if type_places:
+        yield drift(f"doc says type {row.type}; " + "; ".join(type_places))
+    if required_places:
+        yield drift(f"doc says {_req(row.required)}; " + "; ".join(required_places))
 
 
 def _req(value: Any) -> str:
@@ -422,25 +436,65 @@ def _check_example(kind: str, text: str, root: dict[str, Any], registered: set[s
             yield Drift("example", kind, f"{where}: {cause.message} ({SCHEMA_FILES[kind == 'response']}{pointer})")
 
 
+class NoDocumentationTables(ValueError):
+    """The Markdown has no apidoc field table at all: nothing to compare (not a drift of every row)."""
+
+
+def uses_common_placeholder(markdown: str) -> bool:
+    """Whether the page stands the common-parameter table in with the ``{{ common_args_desc }}`` placeholder."""
+    return any(COMMON_PLACEHOLDER.search(line) for line in _unfenced(markdown))
+
+
+def _unfenced(markdown: str) -> Iterator[str]:
+    fenced = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            yield line
+
+
+def _where_it_goes(table: str, by_row: Mapping[tuple[str, str], list[_Site]]) -> str:
+    """Where a new row of ``table`` would get its x-doc: the schema node holding the table's other rows."""
+    parents: dict[str, int] = {}
+    for (t, _), encodings in by_row.items():
+        if t == table:
+            for site in encodings:
+                parent = site.where.rsplit("/", 1)[0]
+                parents[parent] = parents.get(parent, 0) + 1
+    if not parents:
+        return f"no schema node encodes table '{table}' yet: it is a new table"
+    best = max(sorted(parents), key=lambda p: parents[p])
+    return f"add it as a property with x-doc {{table: {table}, field: …}} under {best}"
+
+
 def find_drift(markdown: str, spec: Spec) -> list[Drift]:
-    """Every disagreement between an apidoc Markdown file and the schemas of ``spec``."""
+    """Every disagreement between an apidoc Markdown file and the schemas of ``spec``.
+
+    Raises ``NoDocumentationTables`` when the page has no field table at all.
+    A page whose common parameters are the ``{{ common_args_desc }}`` placeholder
+    documents the common-parameter rows by reference: they are not reported missing.
+    """
     registered = {d.id for d in spec.deviations}
     sites = _sites(spec)
     by_row: dict[tuple[str, str], list[_Site]] = {}
     for site in sites:
         by_row.setdefault((str(site.xdoc.get("table")), str(site.xdoc.get("field"))), []).append(site)
 
-    drifts: list[Drift] = []
     rows = parse_tables(markdown)
+    if not rows:
+        raise NoDocumentationTables("no documentation tables found (a table with a header row, a |---| separator and field rows)")
+    drifts: list[Drift] = []
     for row in rows:
         encodings = by_row.get(row.key)
         if not encodings:
-            drifts.append(Drift(row.table, row.field, f"doc row ({row.type}) has no x-doc in spec/"))
+            drifts.append(Drift(row.table, row.field, f"doc row ({row.type}) has no x-doc in spec/: {_where_it_goes(row.table, by_row)}"))
             continue
         drifts.extend(_compare_row(row, encodings, registered))
     documented = {row.key for row in rows}
+    by_reference = {COMMON_TABLE} if uses_common_placeholder(markdown) else set()
     for (table, field), encodings in by_row.items():
-        if (table, field) not in documented:
+        if (table, field) not in documented and table not in by_reference:
             drifts.append(Drift(table, field, f"spec/ encodes a doc row the doc does not have ({encodings[0].where})"))
     for site in sites:
         if site.deviation is not None and site.deviation not in registered:
@@ -454,4 +508,4 @@ def find_drift(markdown: str, spec: Spec) -> list[Drift]:
     return drifts
 
 
-__all__ = ["Drift", "TableRow", "find_drift", "parse_examples", "parse_tables"]
+__all__ = ["Drift", "NoDocumentationTables", "TableRow", "find_drift", "parse_examples", "parse_tables", "uses_common_placeholder"]

@@ -9,6 +9,7 @@ records each test's exchanges for the report. It holds no credential.
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import copy
 import itertools
@@ -83,14 +84,27 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
         CURRENT_RECORDER.reset(token)
 
 
+# Upper edges (ms) of the answer-time histogram's buckets; the last bucket is open.
+# Fixed buckets keep a nightly run's memory flat (a counter, not a list of times).
+ANSWER_BUCKETS_MS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
+
+
+def answer_bucket(elapsed_ms: float) -> int:
+    """The histogram bucket of one answer time: the first whose upper edge is above it."""
+    return bisect.bisect_right(ANSWER_BUCKETS_MS, elapsed_ms)
+
+
 class Coverage:
-    """How many requests exercised each documentation row, error class and code."""
+    """How many requests exercised each documentation row, error class and code, and how fast create_set answered."""
 
     def __init__(self) -> None:
         self.rows: Counter[str] = Counter()
         self.classes: Counter[str] = Counter()
         self.codes: dict[str, Counter[int | str]] = {}
         self.creates = 0
+        self.answers = 0
+        self.successes = 0
+        self.answer_times: Counter[int] = Counter()
         self._lock = threading.Lock()
 
     def request(self, params: Any, auth: Auth, uses_token: bool) -> None:
@@ -112,14 +126,20 @@ class Coverage:
             self.rows.update(keys)
 
     def answer(self, ex: Exchange) -> None:
-        """Count the response rows one create_set answer exercised."""
+        """Count the response rows one create_set answer exercised, and its answer time."""
         body = ex.json
+        if ex.status is not None:
+            with self._lock:
+                self.answer_times[answer_bucket(ex.elapsed_ms)] += 1
         if not isinstance(body, dict):
             return
         keys = [f"response:response.{k}" for k in body]
-        if body.get("result") is True and isinstance(body.get("data"), dict):
+        success = body.get("result") is True and isinstance(body.get("data"), dict)
+        if success:
             keys += [f"response:data (response).{k}" for k in body["data"]]
         with self._lock:
+            self.answers += 1
+            self.successes += success
             self.rows.update(keys)
 
     def defect(self, class_id: str, ex: Exchange) -> None:

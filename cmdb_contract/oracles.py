@@ -126,11 +126,14 @@ def describe(rule_id: str) -> tuple[str, tuple[Source, ...]]:
 
 
 def violation(rule_id: str, *, expected: Any, received: Any, subject: str | None = None, detail: str = "",
-              breaks: str | None = None, source: str | None = None, **params: Any) -> ContractViolation:
-    """A violation of ``rule_id`` (raise it at the line of the check)."""
+              breaks: str | None = None, source: str | None = None, source_ids: Sequence[str] = (), **params: Any) -> ContractViolation:
+    """A violation of ``rule_id`` (raise it at the line of the check); ``source_ids`` cite the fact behind ``source``."""
     spec = load_spec()
     rule = spec.rule(rule_id)
     text, sources = describe(rule_id)
+    # The specific fact (an error class, a field) comes first: it is what a reviewer opens.
+    specific = tuple(spec.sources[i] for i in source_ids if i in spec.sources)
+    sources = (*specific, *(s for s in sources if s not in specific))
     cls = violation_class(rule_id, subject)
     return cls(headline=rule.says(subject, **params), breaks=breaks or rule.breaks, source=source or text,
                sources=sources, expected=expected, received=received, detail=detail)
@@ -182,6 +185,7 @@ class Expectation:
     error_class: ErrorClass | None = None
     code: int | None = None
     code_source: str = ""
+    code_sources: tuple[str, ...] = ()
     facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -193,14 +197,15 @@ class Expectation:
     def rejection(cls, sent: Any, judging: Judging, error_class: ErrorClass) -> Expectation:
         """An invalid create of a catalogued class: rejected with that class's code for the version."""
         return cls("rejection", sent, judging, error_class=error_class, code=error_class.code_for(judging.version),
-                   code_source=f"spec/errors.json {error_class.id}: {error_class.source}")
+                   code_source=f"spec/errors.json {error_class.id}: {error_class.source}", code_sources=error_class.sources)
 
     @classmethod
     def refusal(cls, sent: Any, judging: Judging, state_id: str) -> Expectation:
         """A valid-looking create the target's state refuses (a duplicate name, no permission)."""
         spec = load_spec()
         return cls("rejection", sent, judging, code=spec.state_code(state_id, judging.version),
-                   code_source=f"spec/errors.json {state_id}: {spec.state_source(state_id)}", facts=MappingProxyType({"what": state_id}))
+                   code_source=f"spec/errors.json {state_id}: {spec.state_source(state_id)}", code_sources=spec.state_sources(state_id),
+                   facts=MappingProxyType({"what": state_id}))
 
     @classmethod
     def state(cls, sent: Any, judging: Judging, **facts: Any) -> Expectation:
@@ -418,7 +423,7 @@ def valid_request_succeeds(ex: Exchange, expect: Expectation) -> None:
     if body.get("result") is not True:
         raise violation("success.accepted", expected={"code": 0, "result": True},
                         received={"code": body.get("code"), "message": body.get("message"), "result": body.get("result")},
-                        source=expect.code_source or None)
+                        source=expect.code_source or None, source_ids=expect.code_sources)
 
 
 def _path_row(path: list[Any]) -> str:
@@ -469,6 +474,13 @@ def _field_source(name: str) -> str:
         return str(spec.set_row(name)) if name in spec.set_schema["properties"] else name
 
 
+def _field_sources(name: str) -> tuple[str, ...]:
+    try:
+        return load_spec().field(name).sources
+    except KeyError:
+        return ()
+
+
 def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
@@ -487,7 +499,8 @@ def fields_are_echoed_as_stored(ex: Exchange, expect: Expectation) -> None:
             # The doc promises the set is created from the data sent; trimming is the server's own rule.
             breaks = SERVER if sent_value != value else DOCUMENTATION
             raise violation("data.echoed-as-stored", subject=name, expected=value, received=got.get(name, MISSING),
-                            breaks=breaks, source=_field_source(name), detail=f"The request sent {name} = {show(sent_value)}.")
+                            breaks=breaks, source=_field_source(name), source_ids=_field_sources(name),
+                            detail=f"The request sent {name} = {show(sent_value)}.")
 
 
 @judges("data.default-applied")
@@ -504,7 +517,8 @@ def absent_fields_get_defaults(ex: Exchange, expect: Expectation) -> None:
         row = spec.set_row(name) if name in spec.set_schema["properties"] else None
         breaks = DOCUMENTATION if row is not None and "default" in row.meaning else SERVER
         raise violation("data.default-applied", subject=name, expected=value, received=got.get(name, MISSING),
-                        breaks=breaks, source=_field_source(name), detail=f"The request did not send {name}.")
+                        breaks=breaks, source=_field_source(name), source_ids=_field_sources(name),
+                        detail=f"The request did not send {name}.")
 
 
 @judges("data.unknown-field-dropped")
@@ -565,7 +579,7 @@ def invalid_request_is_rejected(ex: Exchange, expect: Expectation) -> None:
     if body.get("result") is not False or not isinstance(code, int) or isinstance(code, bool) or code <= 0:
         breaks = SERVER if ec is None or ec.reaches_cmdb else DOCUMENTATION
         raise violation("rejection.rejected", subject=expect.subject, expected={"code": expect.code, "result": False},
-                        received=_failure(body), breaks=breaks, source=expect.code_source)
+                        received=_failure(body), breaks=breaks, source=expect.code_source, source_ids=expect.code_sources)
 
 
 @judges("rejection.code")
@@ -574,7 +588,7 @@ def rejection_code_matches_version(ex: Exchange, expect: Expectation) -> None:
     body = _body(ex)
     if expect.judging.error_codes == "strict" and expect.code is not None and body.get("code") != expect.code:
         raise violation("rejection.code", subject=expect.subject, expected=expect.code, received=_failure(body),
-                        source=expect.code_source, version=expect.judging.version)
+                        source=expect.code_source, source_ids=expect.code_sources, version=expect.judging.version)
 
 
 @judges("rejection.message")
@@ -584,7 +598,7 @@ def rejection_message_names_rule(ex: Exchange, expect: Expectation) -> None:
     ec = expect.error_class
     if expect.judging.error_codes == "strict" and ec is not None and ec.message_contains and ec.message_contains not in str(body.get("message")):
         raise violation("rejection.message", subject=expect.subject, expected=f"a message containing {show(ec.message_contains)}",
-                        received=body.get("message"), source=expect.code_source)
+                        received=body.get("message"), source=expect.code_source, source_ids=expect.code_sources)
 
 
 REJECTION_ORACLES: tuple[Oracle, ...] = (*ENVELOPE_ORACLES, invalid_request_is_rejected, rejection_code_matches_version, rejection_message_names_rule)

@@ -28,7 +28,19 @@ from .client import Target
 from .credentials import Credentials
 from .harness import Harness, Recorder, recording
 from .options import EXIT_UNAVAILABLE, add_options, build_config
-from .outcomes import SUITE_ERROR, UNAVAILABLE, VIOLATION, classify, junit_kinds, unavailable_in
+from .oracles import BREAKS, show
+from .outcomes import (
+    DEVIATION_GONE,
+    SUITE_ERROR,
+    UNAVAILABLE,
+    VIOLATION,
+    XFAILED,
+    TestOutcome,
+    classify,
+    junit_kinds,
+    unavailable_in,
+    violations_in,
+)
 from .run import Run, RunError
 from .strategies import GenContext
 
@@ -36,6 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = ROOT / "contract_tests"
 RUN = pytest.StashKey[Run]()
 RECORDER = pytest.StashKey[Recorder]()
+# nodeid -> the evidence of a failed test, for the report's summary (grouped failures).
+EVIDENCE = pytest.StashKey[dict[str, "report.FailedTest"]]()
+# The report attribute holding a test's log text for pytest-html's log area.
+LOG_ATTR = "contract_log"
+# The terminal shows this many cleanup lines; the rest are in the report and the ledger.
+CLEANUP_LINES = 8
 # Session values a pipelined test may take as arguments (anything else runs in pytest's thread).
 _PIPELINE_ARGS = frozenset({"harness", "ctx", "run", "template_id", "denied_user"})
 
@@ -339,23 +357,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.session.shouldstop = f"target unavailable: {run.redact(err.reason)}"
         rep.longrepr = f"TARGET UNAVAILABLE (not a contract violation): {run.redact(err.reason)}"
     elif kind == VIOLATION:
-        # The violation text is the whole story; the traceback would only repeat it. Hypothesis'
-        # notes (the falsifying example, the name actually sent) say how to reproduce it.
-        own = {n for v in test.violations for n in getattr(v, "__notes__", ())}
-        notes = [n for n in getattr(exc, "__notes__", ()) if n not in own]
-        rep.longrepr = "\n\n".join([*(_with_notes(v) for v in test.violations), *notes])
+        # A few lines per broken rule: why it exists, its sources and the exchange are in the
+        # HTML report, once per rule, and the terminal summary names each rule's source once.
+        # Hypothesis' notes (the falsifying example, the name actually sent) say how to reproduce it.
+        rep.longrepr = "\n\n".join([*(_compact(v) for v in test.violations), *_notes(exc, test.violations)])
+    if kind == XFAILED:
+        found = violations_in(exc)
+        lead = f"strict expected failure ({getattr(rep, 'wasxfail', '') or 'xfail'}): the server still does what the registry says"
+        setattr(rep, LOG_ATTR, run.redact(report.log_text(found, [], lead)))
     if rep.failed:
         replay = run.config.replay(item.nodeid)
         # JUnit writes the item's properties (the report's own list is a copy).
         props = [*(("rule", r) for r in test.rules), ("outcome", kind), ("replay", replay)]
         item.user_properties += props
         rep.user_properties += props
-        _attach_extras(item, rep, run, test.violations, replay, kind, exc)
+        _attach_extras(item, rep, run, test, replay, kind, exc)
     return _scrub(rep, run)
 
 
-def _with_notes(v: BaseException) -> str:
-    return "\n".join([str(v), *getattr(v, "__notes__", ())])
+def _notes(exc: BaseException | None, violations: list[Any]) -> list[str]:
+    own = {n for v in violations for n in getattr(v, "__notes__", ())}
+    return [n for n in getattr(exc, "__notes__", ()) if n not in own] + [n for v in violations for n in getattr(v, "__notes__", ())]
+
+
+def _compact(v: Any) -> str:
+    """A violation in a few lines: headline and rule, detail, expected, received (values shortened)."""
+    lines = [f"Contract broken: {v.headline} [{v.rule_id}]", *([v.detail] if v.detail else []),
+             f"Expected: {show(v.expected, 300)}", f"Received: {show(v.received, 300)}",
+             f"Breaks: {BREAKS.get(v.breaks, v.breaks)}; why the rule exists and its sources: the report's rules table"]
+    return "\n".join(lines)
 
 
 def _scrub(rep: pytest.TestReport, run: Run) -> pytest.TestReport:
@@ -371,21 +401,41 @@ def _scrub(rep: pytest.TestReport, run: Run) -> pytest.TestReport:
     return rep
 
 
-def _attach_extras(item: pytest.Item, rep: pytest.TestReport, run: Run, violations: list[Any], replay: str, kind: str,
+def _attach_extras(item: pytest.Item, rep: pytest.TestReport, run: Run, test: TestOutcome, replay: str, kind: str,
                    exc: BaseException | None) -> None:
-    try:
-        from pytest_html import extras
-    except ImportError:  # pragma: no cover - pytest-html is a dependency
-        return
+    """Keep the failed test's evidence for the summary, and give its results-table row a pointer and a short log."""
     recorder = (run.pipeline.recorder(item.nodeid) if run.pipeline is not None else None) or item.stash.get(RECORDER, None)
     exchanges = recorder.exchanges if recorder is not None else []
     err = unavailable_in(exc) if kind == UNAVAILABLE else None
     if err is not None and err.exchange is not None:
         exchanges = [err.exchange, *[e for e in exchanges if e is not err.exchange]]
-    unavailable = run.redact(err.reason) if err is not None else ""
-    body = report.failure_html(violations, exchanges[-4:] if not violations else exchanges, replay, unavailable)
+    if err is not None:
+        reason = run.redact(err.reason)
+    elif kind == SUITE_ERROR and exc is not None:
+        reason = run.redact(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")[:500]
+    elif kind == DEVIATION_GONE:
+        reason = "the strict expected failure passed: the server no longer shows the known deviation"
+    else:
+        reason = ""
+    failed = report.FailedTest(item.nodeid, kind, tuple(test.violations), tuple(exchanges[-4:]), replay, reason)
+    item.config.stash.setdefault(EVIDENCE, {})[item.nodeid] = failed
+    if kind in (VIOLATION, UNAVAILABLE, DEVIATION_GONE):
+        # The log area shows our few lines; a suite error keeps pytest's traceback there.
+        lead = f"TARGET UNAVAILABLE (not a contract violation): {reason}" if kind == UNAVAILABLE else reason
+        setattr(rep, LOG_ATTR, run.redact(report.log_text(test.violations, _notes(exc, test.violations), lead)))
+    try:
+        from pytest_html import extras
+    except ImportError:  # pragma: no cover - pytest-html is a dependency
+        return
     # pytest-html reads the extras attribute it documents for this hook.
-    setattr(rep, "extras", [*getattr(rep, "extras", []), extras.html(run.redact(body))])  # noqa: B010
+    setattr(rep, "extras", [*getattr(rep, "extras", []), extras.html(run.redact(report.row_extras_html(failed)))])  # noqa: B010
+
+
+def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
+    """A contract failure's log area shows the suite's few lines instead of repeating the evidence."""
+    text = getattr(report, LOG_ATTR, None)
+    if text is not None and report.when == "call":
+        data[:] = [text]
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -396,15 +446,19 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     run = _run(session.config)
     if run is None:
         return
-    cleanup = run.outcome.cleanup.summary() if run.outcome.cleanup is not None else ""
+    cleanup = run.outcome.cleanup
     notes = [run.probe_note] if run.probe_note else []
     if run.outcome.unavailable is not None:
         notes.insert(0, f"Target unavailable: {run.outcome.unavailable.reason}")
-    parts = [report.header(run.describe(), run.outcome.verdict(run.read_only), cleanup, run.duration, run.requests_sent, notes)]
-    if run.harness is not None:
-        parts.append(report.rules_table(run.harness.counts, run.outcome))
-        parts.append(report.coverage_tables(run.harness.coverage))
-    prefix.extend(run.redact(p) for p in parts)
+    evidence = session.config.stash.get(EVIDENCE, {})
+    failed = [evidence[n] for n in run.outcome.tests if n in evidence]
+    view = report.ReportView(
+        facts=run.describe(), verdict=run.outcome.verdict(run.read_only), outcome=run.outcome,
+        counts=run.harness.counts if run.harness is not None else None,
+        coverage=run.harness.coverage if run.harness is not None else None, failed=failed,
+        cleanup=cleanup.summary() if cleanup is not None else "", cleanup_lines=cleanup.lines() if cleanup is not None else (),
+        duration=run.duration, requests=run.requests_sent, notes=notes)
+    prefix.extend(run.redact(p) for p in report.summary_parts(view))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -418,6 +472,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The verdict and the rules table in a few lines: each broken rule once, with its source; then cleanup and replay."""
     run = _run(config)
     if run is None:
         return
@@ -426,17 +481,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_sep("=", f"create_set contract: {verdict}", red=not verdict.startswith("PASS"), green=verdict.startswith("PASS"))
     if run.outcome.unavailable is not None:
         tr.write_line(f"TARGET UNAVAILABLE: {run.redact(run.outcome.unavailable.reason)} (exit code {EXIT_UNAVAILABLE})", red=True)
-    broken = run.outcome.broken_rules
-    for rule_id, n in broken.most_common():
-        tr.write_line(f"  broken rule {rule_id}: {n} test(s)", red=True)
+    for line in report.terminal_rules(run.harness.counts if run.harness is not None else None, run.outcome):
+        tr.write_line(run.redact(line), red=line.startswith("  BROKEN"))
     for test in run.outcome.of(SUITE_ERROR):
         tr.write_line(f"  suite error in {test.nodeid}", red=True)
     if run.outcome.cleanup is not None:
-        for line in run.outcome.cleanup.lines():
+        lines = run.outcome.cleanup.lines()
+        for line in lines[:CLEANUP_LINES]:
             tr.write_line(run.redact(line))
+        if len(lines) > CLEANUP_LINES:
+            tr.write_line(f"  … {len(lines) - CLEANUP_LINES} more cleanup line(s) in the HTML report's run table and the ledger")
     tr.write_line(f"requests sent: {run.requests_sent}; report: {config.option.htmlpath or '(no html)'}")
     for test in run.outcome.tests.values():
         if test.kind in (VIOLATION, UNAVAILABLE, SUITE_ERROR):
             tr.write_line(f"  replay {test.nodeid}: {run.config.replay(test.nodeid)}")
             break
-

@@ -16,7 +16,11 @@ from typing import Any
 
 import jsonschema
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+_HERE = Path(__file__).resolve().parent
+# The top-level spec/ is the one source. A wheel (pip install .) ships it as the package
+# data cmdb_contract/spec_data (pyproject's package-dir maps it); a checkout or an
+# editable install reads spec/ itself.
+SPEC_DIR = _HERE / "spec_data" if (_HERE / "spec_data").is_dir() else _HERE.parent / "spec"
 DRAFT = jsonschema.Draft202012Validator
 # Annotation keywords of our own: the documentation row, the research fact and
 # the deviation a schema node encodes. Anything else must be a JSON Schema keyword.
@@ -40,8 +44,13 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+def spec_path(name: str) -> Path:
+    """The path of one file of spec/, in a checkout or an installed package."""
+    return SPEC_DIR / name
+
+
 def _load(name: str) -> dict[str, Any]:
-    with (SPEC_DIR / name).open(encoding="utf-8") as fh:
+    with spec_path(name).open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
 
@@ -86,6 +95,11 @@ class FieldSpec:
     def fact(self) -> str:
         return str(self.research.get("fact", ""))
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The ids in ``sources.json`` the research fact cites."""
+        return tuple(self.research.get("sources", ()))
+
 
 @dataclass(frozen=True)
 class ErrorClass:
@@ -99,6 +113,7 @@ class ErrorClass:
     source: str
     message_contains: str | None = None
     auth: dict[str, Any] | None = None
+    sources: tuple[str, ...] = ()
 
     def code_for(self, version: str) -> int:
         return self.codes[version]
@@ -161,6 +176,7 @@ class Deviation:
     server: str
     reason: str
     doc_check: dict[str, Any] | None = None
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,7 +266,7 @@ class Spec:
     # Built once: the harness looks classes up for every invalid request it sends.
     @cached_property
     def error_classes(self) -> tuple[ErrorClass, ...]:
-        return tuple(ErrorClass(**c) for c in self.errors["classes"])
+        return tuple(ErrorClass(**{**c, "sources": tuple(c.get("sources", ()))}) for c in self.errors["classes"])
 
     @cached_property
     def _classes_by_id(self) -> dict[str, ErrorClass]:
@@ -271,6 +287,9 @@ class Spec:
 
     def state_source(self, state_id: str) -> str:
         return str(self._state(state_id)["source"])
+
+    def state_sources(self, state_id: str) -> tuple[str, ...]:
+        return tuple(self._state(state_id).get("sources", ()))
 
     @property
     def accepted(self) -> tuple[tuple[str, str], ...]:
@@ -298,7 +317,7 @@ class Spec:
     # -- deviations --------------------------------------------------------
     @cached_property
     def deviations(self) -> tuple[Deviation, ...]:
-        return tuple(Deviation(**d) for d in self.deviations_doc["deviations"])
+        return tuple(Deviation(**{**d, "sources": tuple(d.get("sources", ()))}) for d in self.deviations_doc["deviations"])
 
     def deviation(self, dev_id: str) -> Deviation:
         for d in self.deviations:

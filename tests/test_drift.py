@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cmdb_contract.drift import Drift, find_drift, parse_tables
+from cmdb_contract.drift import Drift, NoDocumentationTables, find_drift, parse_tables
 from cmdb_contract.spec import Spec, load_spec
 
 SEED = Path(__file__).resolve().parents[2] / "shared/seeds/create_set.md"
@@ -95,25 +95,24 @@ def test_added_row_is_reported(seed: str, spec: Spec) -> None:
     text = edit(seed, CAPACITY_ROW, CAPACITY_ROW + "\n| bk_set_owner | string | 否 | 负责人 |")
     drifts = find_drift(text, spec)
     assert keys(drifts) == {("data", "bk_set_owner")}
-    assert "has no x-doc" in drifts[0].problem
+    assert drifts[0].problem.startswith("doc row (string) has no x-doc in spec/: add it as a property")
+    assert drifts[0].problem.endswith("under request.schema.json#/$defs/set_data/properties")
 
 
-def test_changed_type_is_reported_against_x_doc_and_schema(seed: str, spec: Spec) -> None:
-    """A changed doc type disagrees with both the x-doc record and the schema's JSON type."""
+def test_changed_type_is_one_drift_naming_x_doc_and_schema(seed: str, spec: Spec) -> None:
+    """A changed doc type is reported once, naming both the x-doc record and the schema's JSON type that disagree."""
     drifts = find_drift(edit(seed, CAPACITY_ROW, "|bk_capacity        |   string      |  否   |   设计容量    |"), spec)
-    problems = [d.problem for d in drifts if (d.table, d.field) == ("data", "bk_capacity")]
-    assert len(drifts) == len(problems) == 2
-    assert problems[0].startswith("doc says type string, x-doc records int")
-    assert problems[1].startswith("doc says type string, spec encodes integer")
+    assert len(drifts) == 1 and (drifts[0].table, drifts[0].field) == ("data", "bk_capacity")
+    assert drifts[0].problem.startswith("doc says type string; x-doc records int (")
+    assert "; the schema encodes integer (request.schema.json#/$defs/set_data/properties/bk_capacity)" in drifts[0].problem
 
 
-def test_changed_required_is_reported_against_x_doc_and_required_list(seed: str, spec: Spec) -> None:
-    """A row switched from 否 to 是 disagrees with the x-doc record and with the schema's required list."""
+def test_changed_required_is_one_drift_naming_x_doc_and_required_list(seed: str, spec: Spec) -> None:
+    """A row switched from 否 to 是 is reported once, naming the x-doc record and the schema's required list."""
     drifts = find_drift(edit(seed, "|bk_set_desc|string|否|集群描述|", "|bk_set_desc|string|是|集群描述|"), spec)
-    problems = [d.problem for d in drifts]
-    assert keys(drifts) == {("data", "bk_set_desc")} and len(problems) == 2
-    assert "x-doc records optional" in problems[0]
-    assert "not in its required list" in problems[1]
+    assert keys(drifts) == {("data", "bk_set_desc")} and len(drifts) == 1
+    assert drifts[0].problem.startswith("doc says required (是); x-doc records optional (否)")
+    assert "the schema has it not in its required list" in drifts[0].problem
 
 
 @pytest.mark.parametrize("cell", ["maybe", ""], ids=["a word in 必选 is reported", "a blank 必选 is reported"])
@@ -163,7 +162,7 @@ def test_registered_deviation_exempts_the_schema_type(seed: str, spec: Spec) -> 
     bare = with_schema(spec, "response", SET_TEMPLATE_VERSION, lambda node: node.pop("x-deviation"))
     drifts = find_drift(seed, bare)
     assert [str(d).rsplit(" (", 1)[0] for d in drifts] == [
-        "data (response).set_template_version: doc says type array, spec encodes integer or null"
+        "data (response).set_template_version: doc says type array; the schema encodes integer or null"
     ]
 
 
@@ -171,7 +170,7 @@ def test_unregistered_deviation_is_reported_and_exempts_nothing(seed: str, spec:
     """An x-deviation that deviations.json does not register is itself a drift and excuses no type mismatch."""
     unknown = with_schema(spec, "response", SET_TEMPLATE_VERSION, lambda node: node.update({"x-deviation": "no-such-deviation"}))
     problems = sorted(d.problem.split(" (")[0] for d in find_drift(seed, unknown))
-    assert problems == ["doc says type array, spec encodes integer or null", "x-deviation 'no-such-deviation' is not in deviations.json"]
+    assert problems == ["doc says type array; the schema encodes integer or null", "x-deviation 'no-such-deviation' is not in deviations.json"]
 
 
 def test_example_failure_at_a_deviation_node_is_explained_by_the_registry(seed: str, spec: Spec) -> None:
@@ -186,7 +185,7 @@ def test_schema_type_mismatch_with_matching_x_doc_is_reported(seed: str, spec: S
     """A schema that types a documented int as number is reported even though its x-doc still says int."""
     loose = with_schema(spec, "request", ("$defs", "set_data", "properties", "bk_capacity"), lambda node: node.update({"type": "number"}))
     assert [str(d) for d in find_drift(seed, loose)] == [
-        "data.bk_capacity: doc says type int, spec encodes number (request.schema.json#/$defs/set_data/properties/bk_capacity)"
+        "data.bk_capacity: doc says type int; the schema encodes number (request.schema.json#/$defs/set_data/properties/bk_capacity)"
     ]
 
 
@@ -218,3 +217,59 @@ def test_cli_exits_2_with_one_line_error_for_a_missing_file(tmp_path: Path) -> N
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "absent.md" in result.stderr
     assert result.stdout == ""
+
+
+# A page written for these tests (no upstream text): the newer apidoc layout, where the
+# common-parameter table is a template placeholder, with the seed's tables otherwise.
+def placeholder_page(seed: str, extra_rows: str = "") -> str:
+    """The seed with its 通用参数 table replaced by the {{ common_args_desc }} placeholder, plus ``extra_rows`` after bk_capacity."""
+    start = seed.index("### 通用参数")
+    end = seed.index("### 功能描述")
+    page = seed[:start] + "### 通用参数\n\n{{ common_args_desc }}\n\n" + seed[end:]
+    return edit(page, CAPACITY_ROW, CAPACITY_ROW + extra_rows) if extra_rows else page
+
+
+def test_common_args_placeholder_stands_for_the_common_parameters(seed: str, spec: Spec) -> None:
+    """A page whose common parameters are {{ common_args_desc }} does not report the four common rows as missing."""
+    assert find_drift(placeholder_page(seed), spec) == []
+    without = placeholder_page(seed).replace("{{ common_args_desc }}", "see elsewhere")
+    assert {d.field for d in find_drift(without, spec)} == {"bk_app_code", "bk_app_secret", "bk_token", "bk_username"}
+
+
+def test_placeholder_page_with_added_rows_reports_each_once_with_its_place(seed: str, spec: Spec) -> None:
+    """Rows added to a placeholder page are each one drift that says where their x-doc would go."""
+    added = "\n| bk_set_owner | string | 否 | 负责人 |\n| bk_set_level | int | 否 | 层级 |"
+    drifts = find_drift(placeholder_page(seed, added), spec)
+    assert sorted(keys(drifts)) == [("data", "bk_set_level"), ("data", "bk_set_owner")]
+    assert all("under request.schema.json#/$defs/set_data/properties" in d.problem for d in drifts)
+
+
+def test_row_of_a_new_table_says_the_table_is_new(seed: str, spec: Spec) -> None:
+    """A row under a heading spec/ has no table for says the table is new, not where a property goes."""
+    page = seed + "\n#### host_info\n\n| 字段 | 类型 | 必选 | 描述 |\n|---|---|---|---|\n| bk_host_id | int | 是 | 主机 |\n"
+    drifts = [d for d in find_drift(page, spec) if d.field == "bk_host_id"]
+    assert len(drifts) == 1 and "it is a new table" in drifts[0].problem
+
+
+def test_page_without_tables_is_not_a_drift_of_every_row(spec: Spec) -> None:
+    """Markdown with no apidoc table raises NoDocumentationTables instead of reporting every spec row missing."""
+    with pytest.raises(NoDocumentationTables):
+        find_drift("# create_set\n\nSome prose, a list:\n\n- one\n- two\n", spec)
+
+
+def test_cli_exits_2_when_the_file_has_no_tables(tmp_path: Path) -> None:
+    """``cmdb-contract drift`` on Markdown without tables exits 2 with one line saying no documentation tables were found."""
+    doc = tmp_path / "prose.md"
+    doc.write_text("# notes\n\nno tables here\n", encoding="utf-8")
+    result = run_cli("drift", str(doc))
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and "no documentation tables found" in result.stderr
+
+
+def test_cli_notes_the_placeholder(seed: str, tmp_path: Path) -> None:
+    """``cmdb-contract drift`` on a placeholder page says the common rows were taken as documented by reference."""
+    doc = tmp_path / "create_set.md"
+    doc.write_text(placeholder_page(seed), encoding="utf-8")
+    result = run_cli("drift", str(doc))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "{{ common_args_desc }}" in result.stdout and result.stdout.splitlines()[-1].startswith("0 drift(s)")

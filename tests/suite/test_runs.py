@@ -194,7 +194,7 @@ def test_two_broken_rules_are_two_failures_in_junit(tmp_path: Path) -> None:
     capacity = cases["contract_tests.test_valid::test_integer_boundary_is_accepted[bk_capacity=1]"]
     assert {v for k, v in properties(desc) if k == "rule"} == {"data.echoed-as-stored"}
     assert {v for k, v in properties(capacity) if k == "rule"} == {"success.schema"}
-    assert "broken rule data.echoed-as-stored" in res.stdout and "broken rule success.schema" in res.stdout
+    assert "BROKEN data.echoed-as-stored:" in res.stdout and "BROKEN success.schema:" in res.stdout
 
 
 def test_deviation_counts_only_when_the_deviation_is_seen(tmp_path: Path) -> None:
@@ -211,10 +211,15 @@ def test_failure_report_shows_rule_exchange_replay_and_seed(tmp_path: Path) -> N
     res = run_suite("--emulator-fault", "data-env-default-2", f"--reports-dir={tmp_path}", "-x", "--hypothesis-seed=12345")
     assert res.returncode == 1
     text = report_text(tmp_path / "contract-report.html")
-    for needle in ("Contract broken: bk_set_env gets its default [data.default-applied]", "Rule source:", 'Expected: "3"',
-                   'Received: "2"', "curl -sS -X POST", "--hypothesis-seed=12345", "Documentation rows exercised", "CMDB version"):
+    for needle in ("CONTRACT BROKEN (1 rules, 1 tests)", "<code>data.default-applied</code>: bk_set_env gets its default",
+                   "Why the rule exists", "FillLostFieldValue", 'class="val expected">"<span class="d-del">3</span>"',
+                   'class="val received">"<span class="d-ins">2</span>"',
+                   "curl -sS -X POST", "--hypothesis-seed=12345", "Coverage", "CMDB version"):
         assert needle in text, needle
     assert APP_SECRET not in text
+    # The terminal: the compact failure and the rule once in the summary, not the evidence again.
+    assert res.stdout.count("Contract broken: bk_set_env gets its default [data.default-applied]") == 1
+    assert res.stdout.count("BROKEN data.default-applied:") == 1
 
 
 def test_replay_line_from_junit_reproduces_the_failure(watched: Callable[..., Watched], tmp_path: Path) -> None:
