@@ -255,8 +255,10 @@ class Harness:
             biz = int(biz)
         except (TypeError, ValueError):
             biz = self.ctx.bk_biz_id
-        stored = data.get("bk_set_name")
-        self.ledger.created(key or 0, biz, set_id, stored if isinstance(stored, str) else (name or ""))
+        # The name as the server stores it (trimmed), from what we sent: an answer may echo it wrongly,
+        # and cleanup deletes only a set whose stored name matches the ledger's.
+        answered = data.get("bk_set_name")
+        self.ledger.created(key or 0, biz, set_id, name if name is not None else (answered if isinstance(answered, str) else ""))
 
     # -- judging -----------------------------------------------------------------------------
     def judge(self, oracles: Sequence[Oracle], ex: Exchange, expect: Expectation) -> None:

@@ -171,3 +171,15 @@ def test_a_crash_in_cleanup_keeps_the_ledger(tmp_path: Path, monkeypatch: pytest
     assert "disk on fire" in run.outcome.cleanup.summary()
     assert run.ledger is not None and run.ledger.path.exists()
     assert run.outcome.exit_code(EXIT_OK) == EXIT_CONTRACT
+
+
+def test_ledger_keeps_the_name_the_server_stores(tmp_path: Path) -> None:
+    """A padded name is ledgered trimmed, as stored, even when the answer echoes it untrimmed: cleanup still finds it."""
+    run = Run(config(tmp_path, emulator_faults=("data-name-untrimmed",)), {})
+    with run:
+        h = run.harness
+        assert h is not None
+        ex = h.send_create(h.fill(base_params(h.ctx, minimal_data(h.ctx, "  @@@@@@@@@@@@-padded  "))))
+        assert ex.json["data"]["bk_set_name"].startswith("  ")
+    assert run.outcome.cleanup is not None
+    assert run.outcome.cleanup.count("deleted") == 1 and run.outcome.cleanup.count("left") == 0
