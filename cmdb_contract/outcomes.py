@@ -165,14 +165,19 @@ class Outcome:
         elif self.unavailable is not None or self.of(UNAVAILABLE):
             head = "TARGET UNAVAILABLE"
         elif self.of(SUITE_ERROR):
-            head = f"SUITE ERROR ({len(self.of(SUITE_ERROR))} tests)"
+            head = f"SUITE ERROR ({_count(len(self.of(SUITE_ERROR)), 'test')})"
         elif violations or self.of(DEVIATION_GONE):
-            head = f"CONTRACT BROKEN ({len(self.broken_rules) + len(self.of(DEVIATION_GONE))} rules, {len(violations) + len(self.of(DEVIATION_GONE))} tests)"
+            rules, tests = len(self.broken_rules) + len(self.of(DEVIATION_GONE)), len(violations) + len(self.of(DEVIATION_GONE))
+            head = f"CONTRACT BROKEN ({_count(rules, 'rule')}, {_count(tests, 'test')})"
         elif self.cleanup is not None and not self.cleanup.complete:
             head = "CLEANUP INCOMPLETE"
         else:
             head = "PASS"
         return f"{head}{' — READ-ONLY' if read_only else ''}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _rank(kind: str) -> int:

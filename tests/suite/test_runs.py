@@ -211,7 +211,7 @@ def test_failure_report_shows_rule_exchange_replay_and_seed(tmp_path: Path) -> N
     res = run_suite("--emulator-fault", "data-env-default-2", f"--reports-dir={tmp_path}", "-x", "--hypothesis-seed=12345")
     assert res.returncode == 1
     text = report_text(tmp_path / "contract-report.html")
-    for needle in ("CONTRACT BROKEN (1 rules, 1 tests)", "<code>data.default-applied</code>: bk_set_env gets its default",
+    for needle in ("CONTRACT BROKEN (1 rule, 1 test)", "<code>data.default-applied</code>: bk_set_env gets its default",
                    "Why the rule exists", "FillLostFieldValue", 'class="val expected">"<span class="d-del">3</span>"',
                    'class="val received">"<span class="d-ins">2</span>"',
                    "curl -sS -X POST", "--hypothesis-seed=12345", "Coverage", "CMDB version"):
