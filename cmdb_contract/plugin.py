@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import report
+from . import regression_plugin, report
 from .cleanup import sweep
 from .client import Target
 from .credentials import Credentials
@@ -99,6 +99,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except RunError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN] = run
+    # Regression (issue 13): baselines and differential runs hook in through their own plugin object.
+    try:
+        regression_plugin.register(config, run)
+    except RunError as exc:
+        raise pytest.UsageError(str(exc)) from None
     from hypothesis import settings
 
     settings.load_profile(cfg.profile)
@@ -401,6 +406,8 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     if run.outcome.unavailable is not None:
         notes.insert(0, f"Target unavailable: {run.outcome.unavailable.reason}")
     parts = [report.header(run.describe(), run.outcome.verdict(run.read_only), cleanup, run.duration, run.requests_sent, notes)]
+    # Regression (issue 13): the differences section, rendered by diffreport ('' when nothing was compared).
+    parts.append(regression_plugin.report_section(session.config))
     if run.harness is not None:
         parts.append(report.rules_table(run.harness.counts, run.outcome))
         parts.append(report.coverage_tables(run.harness.coverage))
