@@ -505,7 +505,11 @@ def _fact(value: Any, step_of: Mapping[int, int], m: Masks) -> Any:
             raise _OutsideGroup
         return {"$step": step_of[id(value)]}
     if isinstance(value, (list, tuple)):
-        return [_fact(v, step_of, m) for v in value]
+        items = [_fact(v, step_of, m) for v in value]
+        if all(isinstance(v, Exchange) for v in value):
+            # The answers of a race: which thread sent which is arrival order, not behaviour.
+            items.sort(key=lambda ref: int(ref["$step"]))
+        return items
     if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
         return value
     if isinstance(value, int):
