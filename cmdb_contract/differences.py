@@ -130,7 +130,10 @@ def _value_kind(path: tuple[str, ...], ctx: _Context) -> str:
         return "message-changed"
     if path[0] == "data" and len(path) > 1:
         if ctx.api == "create_set" and ctx.accepted:
-            return "stored-value-changed" if path[1] in ctx.sent else "default-changed"
+            # A default is what the server fills in for a field the request could send and did not;
+            # what it always sets itself (ids, times, the supplier) is a stored value.
+            optional = path[1] in load_spec().data_schema["properties"]
+            return "default-changed" if optional and path[1] not in ctx.sent else "stored-value-changed"
         if ctx.api == "search_set":
             return "stored-value-changed"
     return "value-changed"

@@ -173,7 +173,8 @@ def _answer(body: Any, status: int = 200, ctype: str = "application/json;charset
 
 
 REQUEST = {"api": "create_set", "params": {"bk_biz_id": "${biz:integer}", "data": {"bk_set_name": "${token#1}", "bk_set_desc": "d"}}}
-OK = {"result": True, "code": 0, "message": "success", "data": {"bk_set_desc": "d", "bk_set_env": "3", "bk_capacity": None}}
+OK = {"result": True, "code": 0, "message": "success",
+      "data": {"bk_set_desc": "d", "bk_set_env": "3", "bk_capacity": None, "create_time": "${time:rfc3339+08:00}"}}
 NO = {"result": False, "code": 1199006, "message": "'x' bad", "data": None, "permission": None}
 
 
@@ -200,6 +201,7 @@ CASES = [
     ("field-type-changed", "data.bk_capacity", _answer(OK), _answer(_edit(OK, "data.bk_capacity", 0))),
     ("stored-value-changed", "data.bk_set_desc", _answer(OK), _answer(_edit(OK, "data.bk_set_desc", ""))),
     ("default-changed", "data.bk_set_env", _answer(OK), _answer(_edit(OK, "data.bk_set_env", "2"))),
+    ("stored-value-changed", "data.create_time", _answer(OK), _answer(_edit(OK, "data.create_time", "${time:rfc3339Z}"))),
     ("value-changed", "permission.system_id", _answer(_edit(NO, "permission", {"system_id": "bk_cmdb"})),
      _answer(_edit(NO, "permission", {"system_id": "other"}))),
     ("field-type-changed", "permission", _answer(NO), _answer(_edit(NO, "permission", {}))),
