@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="Hypothesis profile: how many requests (default: quick, ci when CI is set)")
     p.add_argument("--allow-writes", action="store_true", help="allow creating (and then deleting) sets on a real target; without it only "
                    "requests that cannot write are compared")
-    p.add_argument("--bk-biz-id", type=int, default=None, help="business to create sets in on both targets (needed with --allow-writes)")
+    p.add_argument("--bk-biz-id", type=int, default=None,
+                   help="business to create sets in on the real target(s) (needed with --allow-writes; for a B with "
+                        "another business add --diff-bk-biz-id N, and --diff-set-template-id, --diff-denied-username)")
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="the HTML report (default: diff-report.html in the reports dir)")
     p.add_argument("--summary", default=None, metavar="FILE", help="the JSON summary of the differences (default: the report's name with .json)")
     p.add_argument("--reports-dir", default=None, metavar="DIR", help="where ledgers and JUnit go (default: reports/)")
@@ -96,7 +98,8 @@ def pytest_args(args: argparse.Namespace) -> tuple[list[str], Path]:
     if args.allow_writes:
         cmd.append("--allow-writes")
     if args.bk_biz_id is not None:
-        cmd += ["--bk-biz-id", str(args.bk_biz_id)]
+        # It names a business of the real installation(s); an embedded side keeps the emulator's own.
+        cmd += ["--bk-biz-id" if a_url is not None else "--diff-bk-biz-id", str(args.bk_biz_id)]
     return cmd, summary
 
 

@@ -165,6 +165,11 @@ def add_options(parser: pytest.Parser) -> None:
                     help="CMDB version B is judged as (and, embedded, emulates) (default: --cmdb-version, or VERSION of embedded:VERSION)")
     group.addoption("--diff-emulator-fault", action="append", default=[], metavar="NAME",
                     help="start an embedded B with this injected fault")
+    group.addoption("--diff-bk-biz-id", type=positive_int, default=None,
+                    help=f"B's business (default: --bk-biz-id; an embedded B: {DEFAULT_BIZ}); B's sets go under it")
+    group.addoption("--diff-set-template-id", type=positive_int, default=None,
+                    help="a set template of B's business (default: --set-template-id; an embedded B: 1)")
+    group.addoption("--diff-denied-username", default=None, help="B's user without create permission (default: --denied-username; embedded: seeded)")
     group.addoption("--differences-json", default=None, metavar="FILE",
                     help="where the JSON summary of the differences goes (default: differences.json in the reports dir)")
 
@@ -180,6 +185,9 @@ class RegressionConfig:
     diff_version: str | None = None
     diff_faults: tuple[str, ...] = ()
     differences_json: Path | None = None
+    diff_biz: int | None = None
+    diff_template: int | None = None
+    diff_denied: str | None = None
 
     @property
     def compares(self) -> bool:
@@ -204,6 +212,10 @@ class RegressionConfig:
             args += ["--diff-cmdb-version", self.diff_version]
         for fault in self.diff_faults:
             args += ["--diff-emulator-fault", fault]
+        for name, value in (("--diff-bk-biz-id", self.diff_biz), ("--diff-set-template-id", self.diff_template),
+                            ("--diff-denied-username", self.diff_denied)):
+            if value is not None:
+                args += [name, str(value)]
         if self.fail_on != "contract":
             args += ["--fail-on", self.fail_on]
         return args
@@ -353,8 +365,9 @@ def _regression_config(opt: Any, embedded: bool, reports: Path) -> RegressionCon
         raise pytest.UsageError("--baseline and --diff-target cannot be combined: replay a baseline against one target, or compare two targets")
     if opt.diff_emulator_fault and diff != "embedded":
         raise pytest.UsageError("--diff-emulator-fault only applies to an embedded B: use --diff-target embedded")
-    if diff is not None and diff != "embedded" and opt.allow_writes and opt.bk_biz_id is None:
-        raise pytest.UsageError("--allow-writes against a real --diff-target needs --bk-biz-id: the suite has no default business there")
+    if diff is not None and diff != "embedded" and opt.allow_writes and opt.bk_biz_id is None and opt.diff_bk_biz_id is None:
+        raise pytest.UsageError("--allow-writes against a real --diff-target needs --diff-bk-biz-id or --bk-biz-id: "
+                                "the suite has no default business there")
     baseline = Path(opt.baseline).resolve() if opt.baseline else None
     if baseline is not None and not baseline.is_file():
         raise pytest.UsageError(f"--baseline {opt.baseline}: no such file (record one with --record-baseline FILE)")
@@ -368,7 +381,8 @@ def _regression_config(opt: Any, embedded: bool, reports: Path) -> RegressionCon
         summary = reports / "differences.json"
     return RegressionConfig(record_baseline=record, baseline=baseline, fail_on=opt.fail_on, diff_target=diff,
                             diff_version=diff_version or (opt.cmdb_version if diff is not None else None),
-                            diff_faults=tuple(opt.diff_emulator_fault), differences_json=summary)
+                            diff_faults=tuple(opt.diff_emulator_fault), differences_json=summary, diff_biz=opt.diff_bk_biz_id,
+                            diff_template=opt.diff_set_template_id, diff_denied=opt.diff_denied_username)
 
 
 def embedded_environment(environ: Mapping[str, str]) -> dict[str, str]:

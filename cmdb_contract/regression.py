@@ -37,7 +37,7 @@ from .baseline import (
 from .client import Exchange, TargetUnavailable, normalise_url
 from .credentials import ENV_APP_CODE, ENV_APP_SECRET, ENV_TOKEN, ENV_USERNAME, env_value
 from .differences import KINDS, Comparison, compare, noise_of, row_violation
-from .options import RegressionConfig, RunConfig
+from .options import DEFAULT_BIZ, RegressionConfig, RunConfig
 from .oracles import ContractViolation, Expectation, Oracle
 from .replay import BoundaryNames, ReplayedGroup, Side, replay
 from .run import Run, RunError
@@ -106,14 +106,26 @@ def b_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def b_config(config: RunConfig) -> RunConfig:
-    """Target B's run configuration: A's, with B's target, version, faults and a run id of its own."""
+    """Target B's run configuration: A's, with B's target, version, faults, business and a run id of its own.
+
+    An embedded B has the emulator's own business, template and denied user
+    unless the --diff-* options say otherwise (A's would name ids of A's
+    installation); a real B takes A's unless they do.
+    """
     o = config.regression
     run_id = secrets.token_hex(3)
     while run_id == config.run_id:
         run_id = secrets.token_hex(3)
+    if o.diff_embedded:
+        biz, template, denied = o.diff_biz or DEFAULT_BIZ, o.diff_template, o.diff_denied
+        parent = biz
+    else:
+        biz, template, denied = o.diff_biz or config.bk_biz_id, o.diff_template or config.set_template_id, o.diff_denied or config.denied_username
+        parent = biz if o.diff_biz else config.bk_parent_id
     return dataclasses.replace(config, target_url=None if o.diff_embedded else o.diff_target,
                                cmdb_version=o.diff_version or config.cmdb_version, emulator_faults=o.diff_faults,
-                               run_id=run_id, regression=RegressionConfig())
+                               run_id=run_id, regression=RegressionConfig(), bk_biz_id=biz, bk_parent_id=parent,
+                               set_template_id=template, denied_username=denied, biz_given=o.diff_biz is not None or not o.diff_embedded)
 
 
 def describe_target(run: Run) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from cmdb_contract.options import RegressionConfig, RunConfig
+from cmdb_contract.regression import b_config
 from cmdb_contract.spec import load_spec
 
 from .conftest import REPO, creds_env, run_suite
@@ -31,6 +33,26 @@ def summary(path: Path) -> dict[str, Any]:
 
 def rows(s: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(d["kind"], d["field"]): d for d in s["differences"]}
+
+
+def _config(**regression: Any) -> RunConfig:
+    return RunConfig(target_url="https://a.example.com", bk_biz_id=3, bk_parent_id=4, set_template_id=12, cmdb_version="3.13",
+                     error_codes="strict", supplier=None, allow_writes=True, rate_limit=0.0, request_timeout=15.0, concurrency=4,
+                     denied_username="nobody", cleanup_only=False, reports_dir=Path("/tmp"), emulator_faults=(), profile="quick",
+                     seed=1, regression=RegressionConfig(**regression))
+
+
+@pytest.mark.parametrize(("regression", "want"), [
+    ({"diff_target": "embedded", "diff_version": "3.14"}, (None, 2, 2, (1,), "contract-denied-user", "3.14")),
+    ({"diff_target": "https://b.example.com"}, ("https://b.example.com", 3, 4, (12,), "nobody", "3.13")),
+    ({"diff_target": "https://b.example.com", "diff_biz": 9, "diff_template": 7, "diff_denied": "x"}, ("https://b.example.com", 9, 9, (7,), "x", "3.13")),
+], ids=["embedded-b-keeps-its-own", "real-b-takes-a's", "real-b-overridden"])
+def test_b_takes_its_own_business_template_and_user(regression: dict[str, Any], want: tuple[Any, ...]) -> None:
+    """An embedded B keeps the emulator's business, template and denied user; a real B takes A's unless --diff-* name its own."""
+    a = _config(**regression)
+    b = b_config(a)
+    assert (b.target_url, b.bk_biz_id, b.bk_parent_id, b.template_ids, b.denied_user, b.cmdb_version) == want
+    assert b.run_id != a.run_id and not b.regression.active
 
 
 def test_versions_313_and_314_differ_exactly_in_the_wrapped_codes(tmp_path: Path) -> None:
