@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from cmdb_contract.options import RegressionConfig, RunConfig
 from cmdb_contract.regression import b_config
 from cmdb_contract.spec import load_spec
 
-from .conftest import REPO, creds_env, run_suite
+from .conftest import REAL_ARGS, REPO, Watched, creds_env, esb, run_suite
 from .test_runs import junit_cases, properties
 
 WRAP_SUFFIX = "' the parameter is invalid or does not exist"
@@ -98,6 +101,42 @@ def test_data_and_message_faults_are_reported_as_contract_breaking_differences(t
                                                                         "requests": found["default-changed", "data.bk_set_env"]["requests"]}
     html = (tmp_path / "diff-report.html").read_text(encoding="utf-8")
     assert "Differences from the reference" in html and "contract broken" in html
+
+
+def _noisy(target: Watched) -> None:
+    """Make a server volatile the way real ones are: a fresh trace_id in every answer, search results in random order."""
+    original = target.emulator.httpd.esb.handle
+
+    def handle(method: str, path: str, query: str, headers: Any, body: bytes | None) -> Any:
+        reply = original(method, path, query, headers, body)
+        try:
+            answer = json.loads(reply.body)
+        except ValueError:
+            return reply
+        if isinstance(answer, dict):
+            answer["trace_id"] = uuid.uuid4().hex[:16]
+            info = (answer.get("data") or {}).get("info") if isinstance(answer.get("data"), dict) else None
+            if isinstance(info, list):
+                random.shuffle(info)
+            reply.body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        return reply
+
+    target.emulator.httpd.esb.handle = handle  # type: ignore[method-assign]
+
+
+def test_two_independent_noisy_servers_compare_as_the_same(watched: Callable[..., Watched], tmp_path: Path) -> None:
+    """Two separate servers, ids apart, with a random trace_id in every answer: no difference; the trace_id is counted as noise."""
+    a, b = watched(), watched()
+    for i in range(3):  # B's ids run ahead of A's: an id never identifies a set across targets
+        esb(b.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": f"someone-elses-{i}"}})
+    _noisy(a)
+    _noisy(b)
+    res = diff("--a", a.url, "--b", b.url, "--allow-writes", *REAL_ARGS[1:], "--reports-dir", str(tmp_path),
+               "-k", "test_valid or test_state or test_regression")
+    assert res.returncode == 0, res.stdout[-3000:]
+    s = summary(tmp_path / "diff-report.json")
+    assert s["verdict"] == "no behavioural change" and s["compared"] > 100
+    assert s["noise_cancelled"] >= s["compared"] and {n["field"] for n in s["noise"]} == {"trace_id"}
 
 
 def test_unavailable_b_and_usage_errors_have_their_exit_codes(tmp_path: Path) -> None:
