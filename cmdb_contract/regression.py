@@ -204,7 +204,7 @@ class Regression:
         a = Side("A", run.harness, side_values(run), c.allow_writes, names, concurrency=c.concurrency)
         if self.reference is not None and self.b is None:
             a.judging = run.harness.judging
-            self.replayed = replay(self.reference, a)
+            self.replayed = replay(self.reference, a)  # on Ctrl-C it stops its own groups
             return self._counted(run, compare(self.replayed))
         assert self.b is not None and self.b.harness is not None
         self.reference = sort_groups(group_records(self.collector.records(), side_values(run)))
@@ -215,9 +215,17 @@ class Regression:
             other = pool.submit(replay, self.reference, b)
             try:
                 self.replayed = other.result()
+                noise = noise_of(again.result())
             except TargetUnavailable as err:
-                raise TargetUnavailable(f"target B ({self.b.url}): {err.reason}", err.exchange) from None
-            noise = noise_of(again.result())
+                a.stop.set()
+                b.stop.set()
+                if other.done() and other.exception() is err:
+                    raise TargetUnavailable(f"target B ({self.b.url}): {err.reason}", err.exchange) from None
+                raise
+            except BaseException:
+                a.stop.set()  # Ctrl-C: both replays stop before their next step
+                b.stop.set()
+                raise
         return self._counted(run, compare(self.replayed, noise))
 
     @staticmethod

@@ -38,6 +38,10 @@ class Unresolvable(Exception):
     """A placeholder this target cannot fill (the message says what it needs)."""
 
 
+class Stopped(Exception):
+    """The comparison is stopping (Ctrl-C, SIGTERM): no further step is sent."""
+
+
 class BoundaryNames:
     """One-character names for replays: free on their target, and never handed to two replays of this run."""
 
@@ -73,6 +77,8 @@ class Side:
     names: BoundaryNames
     judging: Judging | None = None  # None: the answers are only a noise sample, not judged again
     concurrency: int = 4
+    # Set on Ctrl-C: each group stops before its next step, so stopping never waits for a whole replay.
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -104,6 +110,7 @@ def replay(groups: Sequence[Group], side: Side) -> list[ReplayedGroup]:
         try:
             return [f.result() for f in futures]
         except BaseException:
+            side.stop.set()
             for f in futures:
                 f.cancel()
             raise
@@ -117,6 +124,8 @@ def replay_group(group: Group, side: Side) -> ReplayedGroup:
     m = Masks(side.values)
     raw: list[ReplayedLine] = []
     for line in group.lines:
+        if side.stop.is_set():
+            raise Stopped(f"replay against {side.label} stopped")
         try:
             request = build_request(line.request, m, side)
         except Unresolvable as why:
