@@ -105,6 +105,9 @@ def section(regression: Regression) -> str:
                                  else "none measured (a baseline is one sample; volatile values are masked)"),
              ("Fails the run", "every difference" if regression.options.fail_on == "drift" else "differences that break the contract")]
     facts += [(f"Not replayed ({n})", why) for why, n in sorted(c.skipped.items())]
+    b = regression.b
+    if b is not None and b.outcome.cleanup is not None:
+        facts.append(("Target B cleanup", b.outcome.cleanup.summary()))
     if c.newly_broken:
         rules = sorted({v.rule_id for v, _ in c.newly_broken})
         facts.append(("Rules the reference kept, now broken", ", ".join(rules)))
