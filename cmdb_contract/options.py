@@ -334,7 +334,7 @@ def build_config(config: pytest.Config, environ: Mapping[str, str] = os.environ)
         reports.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {opt.reports_dir}: cannot create it ({exc.strerror})") from None
-    regression = _regression_config(opt, embedded, reports)
+    regression = _regression_config(opt, reports)
     biz = opt.bk_biz_id or DEFAULT_BIZ
     return RunConfig(
         target_url=url, bk_biz_id=biz, bk_parent_id=opt.bk_parent_id or biz, set_template_id=opt.set_template_id,
@@ -352,7 +352,7 @@ def _writable(embedded: bool, opt: Any) -> bool:
     return embedded or bool(opt.allow_writes)
 
 
-def _regression_config(opt: Any, embedded: bool, reports: Path) -> RegressionConfig:
+def _regression_config(opt: Any, reports: Path) -> RegressionConfig:
     """--record-baseline, --baseline, --fail-on and the --diff-* options, bad combinations rejected (issue 13)."""
     diff = opt.diff_target
     diff_version = opt.diff_cmdb_version

@@ -21,7 +21,7 @@ import pytest
 
 from .options import EXIT_CONTRACT, EXIT_OK
 from .regression import Regression
-from .run import Run
+from .run import Run, RunError
 
 STATE = pytest.StashKey[tuple[Regression, Run]]()
 MODULE = "test_regression.py"
@@ -53,7 +53,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if state is None:
         return
     regression, run = state
-    regression.start(run)
+    try:
+        regression.start(run)
+    except RunError as exc:  # B's emulator did not start: a usage error, like A's
+        # pytest skips sessionfinish when sessionstart fails: stop A (its emulator) here.
+        run.__exit__(None, None, None)
+        raise pytest.UsageError(run.redact(regression.redact(str(exc)))) from None
     err = run.outcome.unavailable
     if err is not None and not session.shouldstop:
         session.shouldstop = f"target unavailable: {run.redact(regression.redact(err.reason))}"

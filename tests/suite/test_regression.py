@@ -148,6 +148,8 @@ def test_unavailable_b_and_usage_errors_have_their_exit_codes(tmp_path: Path) ->
         res = diff(*args, "--reports-dir", str(tmp_path))
         assert res.returncode == 4, (args, res.stderr)
         assert "error:" in res.stderr and "Traceback" not in res.stderr
+    res = run_suite(f"--reports-dir={tmp_path}", "--diff-target", "embedded", "--diff-emulator-fault", "no-such-fault")
+    assert res.returncode == 4 and "unknown fault 'no-such-fault'" in res.stdout + res.stderr, res.stdout[-2000:]
 
 
 # -- a baseline recorded on the faithful emulator ----------------------------------------------------------
