@@ -128,10 +128,12 @@ class SideValues:
     token_prefix: str
 
     def config(self, name: str) -> int | None:
+        """The configured id a placeholder kind stands for (None: this target has none, e.g. no template)."""
         return {"biz": self.bk_biz_id, "parent": self.bk_parent_id, "template": self.template_id}[name]
 
     @property
     def token_pattern(self) -> re.Pattern[str]:
+        """Any token this run's harness hands out: the prefix and the rest of TOKEN_LEN in base 36."""
         return re.compile(re.escape(self.token_prefix) + f"[0-9a-z]{{{TOKEN_LEN - len(self.token_prefix)}}}")
 
 
@@ -147,6 +149,7 @@ class Masks:
 
     # -- numbering ---------------------------------------------------------------
     def token(self, literal: str) -> str:
+        """The placeholder of one literal token, numbered the first time it is seen."""
         n = self.tokens.setdefault(literal, len(self.tokens) + 1)
         return f"${{token#{n}}}"
 

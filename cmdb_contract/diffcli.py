@@ -41,6 +41,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The diff command's options (anything else goes to pytest)."""
     p = _Parser(prog="cmdb-contract diff", description=__doc__.split("\n\n")[0] + " Every option not listed here goes to pytest "
                 "(e.g. --hypothesis-seed, --set-template-id, --rate-limit).",
                 epilog="Credentials: A takes BK_APP_CODE, BK_APP_SECRET and BK_USERNAME or BK_TOKEN; B takes BK_APP_CODE_B, "
@@ -104,6 +105,7 @@ def pytest_args(args: argparse.Namespace) -> tuple[list[str], Path]:
 
 
 def main(argv: list[str]) -> int:
+    """Run the comparison and return its exit code."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     try:

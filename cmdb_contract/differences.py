@@ -213,11 +213,13 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
+        """no behavioural change, drift only, or contract broken (a rule the reference kept now fails)."""
         if self.newly_broken or any(r.contract for r in self.rows.values()):
             return BROKEN
         return DRIFT if self.rows else NO_CHANGE
 
     def of(self, kind: str) -> list[Row]:
+        """The rows of one kind, by field."""
         return [r for r in self.ordered_rows if r.kind == kind]
 
     def summary(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ _INDENT = "  "
 
 
 def esc(text: Any) -> str:
+    """Text made safe for HTML."""
     return html.escape(str(text))
 
 

@@ -48,6 +48,7 @@ SUMMARY_FORMAT = 1
 
 
 def suite_version() -> str:
+    """The installed suite's version, for the baseline header."""
     try:
         return metadata.version("cmdb-create-set-contract")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
@@ -67,6 +68,7 @@ class Collector:
         return f"Collector({len(self._items)} exchanges, {'on' if self.on else 'off'})"
 
     def exchange(self, ex: Exchange) -> None:
+        """A target listener: keep the exchange while the tests run."""
         if not self.on or ex.request is None:
             return
         with self._lock:
@@ -75,6 +77,7 @@ class Collector:
             self._by_id[id(ex)] = item
 
     def judged(self, oracles: Sequence[Oracle], ex: Exchange, expect: Expectation, passed: bool) -> None:
+        """A harness judge listener: keep how a kept exchange was judged."""
         if not self.on:
             return
         with self._lock:
@@ -83,6 +86,7 @@ class Collector:
                 item.judgements.append((tuple(oracles), expect, passed))
 
     def records(self) -> list[Recorded]:
+        """Every exchange kept so far, in the order they came."""
         with self._lock:
             return list(self._items)
 
@@ -129,6 +133,7 @@ def b_config(config: RunConfig) -> RunConfig:
 
 
 def describe_target(run: Run) -> str:
+    """A target as a baseline names it: the normalised URL, or the embedded emulator and its version (no port)."""
     c = run.config
     return f"embedded emulator {c.cmdb_version}" if c.embedded else normalise_url(c.target_url or "")
 
@@ -314,6 +319,7 @@ class Regression:
 
     # -- what the terminal says ---------------------------------------------------------------
     def lines(self) -> list[str]:
+        """The terminal summary: the verdict, one line per row, what was not replayed, B's cleanup, the files written."""
         out: list[str] = []
         c = self.comparison
         if c is not None:

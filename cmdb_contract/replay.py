@@ -51,6 +51,7 @@ class BoundaryNames:
         self._lock = threading.Lock()
 
     def pick(self, harness: Harness) -> str:
+        """A one-character name no replay of this run had and ``harness``'s target does not hold."""
         for _ in range(NAME_TRIES):
             with self._lock:
                 name = chr(_CJK_FIRST + self._rng.randrange(_CJK_SPAN))
