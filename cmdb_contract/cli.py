@@ -1,6 +1,7 @@
 """``cmdb-contract``: the suite's command line besides pytest.
 
-Subcommands: ``run`` (the contract suite, keeping its exit code), ``drift``
+Subcommands: ``run`` (the contract suite, keeping its exit code), ``diff``
+(two targets compared, ``diffcli``), ``drift``
 (compare a BlueKing apidoc Markdown file with spec/), ``export-openapi``
 (spec/ as an OpenAPI 3.1 document for other tools), ``selftest`` (the
 mutation self-test: the suite against every injected fault).
@@ -76,6 +77,12 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        # Its own parser: its usage errors exit 4 and its exit codes are its own (diffcli).
+        from .diffcli import main as diff_main
+
+        return diff_main(argv[1:])
     parser = argparse.ArgumentParser(prog="cmdb-contract", description="The create_set contract suite's tools besides pytest.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("drift", help="report every doc table row that spec/ does not encode, or encodes differently",
@@ -92,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault", action="append", help="only this fault (repeatable; default: all)")
     p.add_argument("--profile", default="quick", help="Hypothesis profile for each run (default: %(default)s)")
     p.set_defaults(func=_selftest)
+    sub.add_parser("diff", add_help=False, help="do two targets behave the same? the suite against A, replayed against B; "
+                   "exit 0 same, 1 different (cmdb-contract diff --help)")
     p = sub.add_parser("run", help="run the contract suite (python -m pytest contract_tests ...) and keep its exit code",
                        description="Every option after 'run' goes to pytest, e.g. cmdb-contract run --allow-writes --bk-biz-id 3. "
                                    "Exit codes: 0 pass, 1 contract broken, 2 interrupted, 3 target unavailable, 4 usage error, "

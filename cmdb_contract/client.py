@@ -132,6 +132,8 @@ class Exchange:
     elapsed_ms: float = 0.0
     error: str = ""
     started: float = 0.0
+    # The credential-free description it was rendered from (a baseline records it, not the rendered text).
+    request: Request | None = field(default=None, repr=False, compare=False)
 
     _json_cache: Any = field(default=None, repr=False)
     _json_parsed: bool = field(default=False, repr=False)
@@ -462,7 +464,7 @@ class Target:
     def _attempt(self, request: Request) -> Exchange:
         url = f"{self.url}{API_PREFIX}{request.api}/"
         headers, body = request.render(self._placeholders)
-        ex = Exchange(api=request.api, method=request.method, url=url, request_headers=headers, request_body=body)
+        ex = Exchange(api=request.api, method=request.method, url=url, request_headers=headers, request_body=body, request=request)
         with self._in_flight:
             self._limiter.wait()
             ex.started = time.time()

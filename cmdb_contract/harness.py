@@ -29,6 +29,7 @@ from .oracles import (
     REJECTION_ORACLES,
     SEARCH_ORACLES,
     SUCCESS_ORACLES,
+    ContractViolation,
     Expectation,
     Judging,
     Oracle,
@@ -182,6 +183,8 @@ class Harness:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        # Told of every judgement (oracles, exchange, expectation, passed): a baseline records how each answer was judged.
+        self.judge_listeners: list[Callable[[Sequence[Oracle], Exchange, Expectation, bool], None]] = []
         target.listeners.append(self._record)
 
     def __repr__(self) -> str:
@@ -264,7 +267,14 @@ class Harness:
     def judge(self, oracles: Sequence[Oracle], ex: Exchange, expect: Expectation) -> None:
         """Judge ``ex`` with ``oracles``, counting each rule checked."""
         __tracebackhide__ = True
-        judge(oracles, ex, expect, self.counts)
+        try:
+            judge(oracles, ex, expect, self.counts)
+        except ContractViolation:
+            for listener in list(self.judge_listeners):
+                listener(oracles, ex, expect, False)
+            raise
+        for listener in list(self.judge_listeners):
+            listener(oracles, ex, expect, True)
 
     def create(self, case: ValidCase) -> tuple[Exchange, dict[str, Any]]:
         """Send a valid case and judge it with every success oracle."""

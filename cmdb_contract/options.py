@@ -93,6 +93,16 @@ def rate_type(value: str) -> float:
     return n
 
 
+def diff_target_type(value: str) -> str:
+    """--diff-target: an http(s) URL, or the embedded emulator as ``embedded`` or ``embedded:VERSION``."""
+    if value == "embedded" or value.startswith("embedded:"):
+        version = value.partition(":")[2]
+        if version and version not in VERSIONS:
+            raise argparse.ArgumentTypeError(f"'{value}': the embedded emulator emulates {' or '.join(VERSIONS)} (example: embedded:3.13)")
+        return value
+    return url_type(value)
+
+
 def seconds_type(value: str) -> float:
     try:
         n = float(value)
@@ -141,6 +151,74 @@ def add_options(parser: pytest.Parser) -> None:
                     help="where the HTML report, JUnit XML and ledger go (default: reports/)")
     group.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                     help="start the embedded emulator with this injected fault (mutation self-test)")
+    # -- regression (issue 13): baselines and differential runs; all off by default --------------
+    group.addoption("--record-baseline", default=None, metavar="FILE",
+                    help="save every exchange of this run, normalised, as a baseline (JSON Lines, stable order)")
+    group.addoption("--baseline", default=None, metavar="FILE",
+                    help="replay exactly this baseline's requests against the target (no generated ones) and report every difference")
+    group.addoption("--fail-on", choices=("contract", "drift"), default="contract",
+                    help="which differences fail the run: contract (only those breaking the contract) or drift (any) (default: contract)")
+    group.addoption("--diff-target", type=diff_target_type, default=None, metavar="URL|embedded[:VERSION]",
+                    help="a second target B: the run's requests are replayed against B and again against the target (noise), "
+                         "and every behavioural difference is reported")
+    group.addoption("--diff-cmdb-version", choices=VERSIONS, default=None,
+                    help="CMDB version B is judged as (and, embedded, emulates) (default: --cmdb-version, or VERSION of embedded:VERSION)")
+    group.addoption("--diff-emulator-fault", action="append", default=[], metavar="NAME",
+                    help="start an embedded B with this injected fault")
+    group.addoption("--diff-bk-biz-id", type=positive_int, default=None,
+                    help=f"B's business (default: --bk-biz-id; an embedded B: {DEFAULT_BIZ}); B's sets go under it")
+    group.addoption("--diff-set-template-id", type=positive_int, default=None,
+                    help="a set template of B's business (default: --set-template-id; an embedded B: 1)")
+    group.addoption("--diff-denied-username", default=None, help="B's user without create permission (default: --denied-username; embedded: seeded)")
+    group.addoption("--differences-json", default=None, metavar="FILE",
+                    help="where the JSON summary of the differences goes (default: differences.json in the reports dir)")
+
+
+@dataclass(frozen=True)
+class RegressionConfig:
+    """Baselines and differential runs (issue 13); all off by default."""
+
+    record_baseline: Path | None = None
+    baseline: Path | None = None
+    fail_on: str = "contract"
+    diff_target: str | None = None  # an http(s) URL, or "embedded"
+    diff_version: str | None = None
+    diff_faults: tuple[str, ...] = ()
+    differences_json: Path | None = None
+    diff_biz: int | None = None
+    diff_template: int | None = None
+    diff_denied: str | None = None
+
+    @property
+    def compares(self) -> bool:
+        """Whether this run compares answers with a reference (a baseline file or target A)."""
+        return self.baseline is not None or self.diff_target is not None
+
+    @property
+    def active(self) -> bool:
+        return self.compares or self.record_baseline is not None
+
+    @property
+    def diff_embedded(self) -> bool:
+        return self.diff_target == "embedded"
+
+    def replay_args(self) -> list[str]:
+        args: list[str] = []
+        if self.baseline is not None:
+            args += ["--baseline", str(self.baseline)]
+        if self.diff_target is not None:
+            args += ["--diff-target", self.diff_target]
+        if self.diff_version is not None:
+            args += ["--diff-cmdb-version", self.diff_version]
+        for fault in self.diff_faults:
+            args += ["--diff-emulator-fault", fault]
+        for name, value in (("--diff-bk-biz-id", self.diff_biz), ("--diff-set-template-id", self.diff_template),
+                            ("--diff-denied-username", self.diff_denied)):
+            if value is not None:
+                args += [name, str(value)]
+        if self.fail_on != "contract":
+            args += ["--fail-on", self.fail_on]
+        return args
 
 
 @dataclass(frozen=True)
@@ -167,6 +245,7 @@ class RunConfig:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     started: float = field(default_factory=time.time)
     biz_given: bool = True
+    regression: RegressionConfig = field(default_factory=RegressionConfig)
 
     @property
     def embedded(self) -> bool:
@@ -205,6 +284,8 @@ class RunConfig:
             args += ["--denied-username", self.denied_username]
         for fault in self.emulator_faults:
             args += ["--emulator-fault", fault]
+        if "test_regression.py" in nodeid:
+            args += self.regression.replay_args()
         args += ["--reports-dir", str(self.reports_dir / f"replay-{self.run_id}")]
         return args
 
@@ -253,15 +334,55 @@ def build_config(config: pytest.Config, environ: Mapping[str, str] = os.environ)
         reports.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {opt.reports_dir}: cannot create it ({exc.strerror})") from None
+    regression = _regression_config(opt, reports)
     biz = opt.bk_biz_id or DEFAULT_BIZ
     return RunConfig(
         target_url=url, bk_biz_id=biz, bk_parent_id=opt.bk_parent_id or biz, set_template_id=opt.set_template_id,
         cmdb_version=opt.cmdb_version, error_codes=opt.error_codes, supplier=opt.bk_supplier_account,
-        allow_writes=embedded or bool(opt.allow_writes), rate_limit=opt.rate_limit, request_timeout=opt.request_timeout,
+        allow_writes=_writable(embedded, opt) and (regression.diff_target is None or _writable(regression.diff_embedded, opt)),
+        rate_limit=opt.rate_limit, request_timeout=opt.request_timeout,
         concurrency=opt.concurrency, denied_username=opt.denied_username, cleanup_only=opt.cleanup_only,
         reports_dir=reports, emulator_faults=tuple(opt.emulator_fault), profile=profile, seed=seed,
-        biz_given=opt.bk_biz_id is not None,
+        biz_given=opt.bk_biz_id is not None, regression=regression,
     )
+
+
+def _writable(embedded: bool, opt: Any) -> bool:
+    """The embedded emulator is always writable; a real target only with --allow-writes."""
+    return embedded or bool(opt.allow_writes)
+
+
+def _regression_config(opt: Any, reports: Path) -> RegressionConfig:
+    """--record-baseline, --baseline, --fail-on and the --diff-* options, bad combinations rejected (issue 13)."""
+    diff = opt.diff_target
+    diff_version = opt.diff_cmdb_version
+    if diff is not None and diff.startswith("embedded:"):
+        pinned = diff.partition(":")[2]
+        if diff_version is not None and diff_version != pinned:
+            raise pytest.UsageError(f"--diff-target {diff} emulates {pinned} but --diff-cmdb-version says {diff_version}: drop one")
+        diff, diff_version = "embedded", pinned
+    if opt.baseline and diff is not None:
+        raise pytest.UsageError("--baseline and --diff-target cannot be combined: replay a baseline against one target, or compare two targets")
+    if opt.diff_emulator_fault and diff != "embedded":
+        raise pytest.UsageError("--diff-emulator-fault only applies to an embedded B: use --diff-target embedded")
+    if diff is not None and diff != "embedded" and opt.allow_writes and opt.bk_biz_id is None and opt.diff_bk_biz_id is None:
+        raise pytest.UsageError("--allow-writes against a real --diff-target needs --diff-bk-biz-id or --bk-biz-id: "
+                                "the suite has no default business there")
+    baseline = Path(opt.baseline).resolve() if opt.baseline else None
+    if baseline is not None and not baseline.is_file():
+        raise pytest.UsageError(f"--baseline {opt.baseline}: no such file (record one with --record-baseline FILE)")
+    record = Path(opt.record_baseline).resolve() if opt.record_baseline else None
+    if record is not None and not record.parent.is_dir():
+        raise pytest.UsageError(f"--record-baseline {opt.record_baseline}: the folder {record.parent} does not exist")
+    if record is not None and record == baseline:
+        raise pytest.UsageError("--record-baseline and --baseline name the same file: record the replay into a new file")
+    summary = Path(opt.differences_json).resolve() if opt.differences_json else None
+    if summary is None and (baseline is not None or diff is not None):
+        summary = reports / "differences.json"
+    return RegressionConfig(record_baseline=record, baseline=baseline, fail_on=opt.fail_on, diff_target=diff,
+                            diff_version=diff_version or (opt.cmdb_version if diff is not None else None),
+                            diff_faults=tuple(opt.diff_emulator_fault), differences_json=summary, diff_biz=opt.diff_bk_biz_id,
+                            diff_template=opt.diff_set_template_id, diff_denied=opt.diff_denied_username)
 
 
 def embedded_environment(environ: Mapping[str, str]) -> dict[str, str]:

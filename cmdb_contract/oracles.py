@@ -27,7 +27,10 @@ from .spec import ErrorClass, Source, json_type, load_spec, validator
 
 DOCUMENTATION = "documentation"
 SERVER = "research"
-BREAKS = {DOCUMENTATION: "documentation (the promise)", SERVER: "research (the real server's known behaviour)"}
+# The drift.* rules of a replay (regression.py): behaviour a reference showed, not a promise.
+REFERENCE = "reference"
+BREAKS = {DOCUMENTATION: "documentation (the promise)", SERVER: "research (the real server's known behaviour)",
+          REFERENCE: "the reference (a baseline, or target A of a differential run)"}
 ESB_CODE_FAMILY = range(1306000, 1307000)
 NO_PERMISSION = 9900403
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import report
+from . import regression_plugin, report
 from .cleanup import sweep
 from .client import Target
 from .credentials import Credentials
@@ -117,6 +117,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except RunError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN] = run
+    # Regression (issue 13): baselines and differential runs hook in through their own plugin object.
+    try:
+        regression_plugin.register(config, run)
+    except RunError as exc:
+        raise pytest.UsageError(str(exc)) from None
     from hypothesis import settings
 
     settings.load_profile(cfg.profile)
@@ -458,7 +463,12 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
         coverage=run.harness.coverage if run.harness is not None else None, failed=failed,
         cleanup=cleanup.summary() if cleanup is not None else "", cleanup_lines=cleanup.lines() if cleanup is not None else (),
         duration=run.duration, requests=run.requests_sent, notes=notes)
-    prefix.extend(run.redact(p) for p in report.summary_parts(view))
+    parts = report.summary_parts(view)
+    # Regression (issue 13): the differences section, rendered by diffreport ('' when nothing was compared).
+    differences = regression_plugin.report_section(session.config)
+    if differences:
+        parts.insert(1, differences)
+    prefix.extend(run.redact(p) for p in parts)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

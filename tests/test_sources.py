@@ -35,7 +35,9 @@ def _cited() -> list[tuple[str, list[str]]]:
         for entry in SPEC.errors[part]:
             out.append((f"errors.json {part} {entry.get('id', (entry.get('target'), entry.get('defect')))}", list(entry.get("sources", []))))
     out += [(f"deviations.json {d['id']}", list(d.get("sources", []))) for d in SPEC.deviations_doc["deviations"]]
-    out += [(f"rules.json {r['id']}", list(r.get("sources", []))) for r in SPEC.rules_doc["rules"] if r.get("fact")]
+    # A reference rule (drift.*) compares with a recorded reference, not with an upstream fact: nothing to cite.
+    out += [(f"rules.json {r['id']}", list(r.get("sources", []))) for r in SPEC.rules_doc["rules"]
+            if r.get("fact") and r["breaks"] != "reference"]
     return out
 
 

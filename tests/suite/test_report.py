@@ -141,6 +141,6 @@ def test_suite_errors_and_unavailability_are_listed_apart_from_broken_rules() ->
     failed = [report.FailedTest("t-crash", "suite-error", reason="HealthCheck: too slow", replay="cd . && pytest t-crash"),
               report.FailedTest("t-down", "unavailable", reason="no answer: ConnectionError", replay="cd . && pytest t-down")]
     html = "".join(report.summary_parts(_view(failed, outcome)))
-    assert "SUITE ERROR (1 tests)" in html and "Suite errors" in html and "HealthCheck: too slow" in html
+    assert "SUITE ERROR (1 test)" in html and "Suite errors" in html and "HealthCheck: too slow" in html
     assert "Target unavailable (not a contract violation)" in html and "no answer: ConnectionError" in html
     assert 'class="rule-box"' not in html

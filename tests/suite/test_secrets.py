@@ -6,13 +6,16 @@ import base64
 import json
 import re
 import subprocess
+import sys
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
-from .conftest import REAL_ARGS, Watched, creds_env, report_text, run_suite
+from .conftest import REAL_ARGS, REPO, Watched, creds_env, report_text, run_suite
 
 # Quotes, backslash, control characters, non-ASCII, %, + and spaces: each breaks a naive redaction or replay line.
 HOSTILE = [
@@ -42,13 +45,14 @@ def artifacts(folder: Path) -> list[str]:
 @pytest.mark.parametrize(("secret", "token"), HOSTILE)
 @pytest.mark.parametrize("fault", [None, "data-desc-dropped", "accept-wrong-secret"], ids=["passing", "failing", "auth-fault"])
 def test_no_secret_reaches_any_artifact(tmp_path: Path, secret: str, token: str, fault: str | None) -> None:
-    """Hostile secret and token: absent in every form from the report, JUnit, ledger and all output, even with locals shown."""
+    """Hostile secret and token: absent in every form from the report, JUnit, ledger, baseline and all output, even with locals shown."""
     env = creds_env(BK_APP_SECRET=secret, BK_TOKEN=token)
-    args = [f"--reports-dir={tmp_path}", "-l", "-rA", "-vv", "--tb=long", *SUBSET]
+    args = [f"--reports-dir={tmp_path}", "-l", "-rA", "-vv", "--tb=long", "--record-baseline", str(tmp_path / "baseline.jsonl"), *SUBSET]
     if fault:
         args += ["--emulator-fault", fault]
     res = run_suite(*args, env=env)
     assert res.returncode == (0 if fault is None else 1), res.stdout[-3000:]
+    assert (tmp_path / "baseline.jsonl").stat().st_size > 1000, "the baseline is among the files searched"
     texts = [res.stdout, res.stderr, *artifacts(tmp_path)]
     for form in forms(secret) | forms(token):
         for text in texts:
@@ -56,6 +60,34 @@ def test_no_secret_reaches_any_artifact(tmp_path: Path, secret: str, token: str,
     html = report_text(tmp_path / "contract-report.html")
     if fault == "data-desc-dropped":  # the failing exchange carried the real credentials: the replay line reads them
         assert "${BK_APP_SECRET}" in html and "${BK_TOKEN}" in html and "curl -sS" in html
+
+
+def test_no_secret_of_either_target_reaches_a_diff_artifact(watched: Callable[..., Watched], tmp_path: Path) -> None:
+    """A diff against a real B with its own hostile BK_*_B secret: neither secret in any artifact, and B's sets all cleaned up."""
+    a_secret, b_secret = (str(v) for v in HOSTILE[0].values)
+    target = watched(secret=b_secret)
+    other = _b_call(target.url, b_secret, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "not-ours"}})
+    assert other["result"] is True, other
+    env = creds_env(BK_APP_SECRET=a_secret, BK_APP_CODE_B="suite-tests", BK_APP_SECRET_B=b_secret, BK_USERNAME_B="admin")
+    cmd = [sys.executable, "-m", "cmdb_contract.cli", "diff", "--a", "embedded", "--b", target.url, "--allow-writes", *REAL_ARGS[1:],
+           "--reports-dir", str(tmp_path), "--record-baseline", str(tmp_path / "baseline.jsonl"), "-l", "-rA", "--tb=long",
+           SUBSET[0], SUBSET[1] + " or test_replay"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert (tmp_path / "diff-report.json").exists() and (tmp_path / "baseline.jsonl").exists()
+    texts = [res.stdout, res.stderr, *artifacts(tmp_path)]
+    for form in forms(a_secret) | forms(b_secret):
+        for text in texts:
+            assert form not in text, f"{form!r} leaked"
+    assert "target B: cleanup complete" in res.stdout and not list(tmp_path.glob("ledger-*"))
+    left = _b_call(target.url, b_secret, "search_set", {"bk_biz_id": 2, "fields": [], "condition": {}, "page": {"start": 0, "limit": 500}})
+    assert sorted(x["bk_set_id"] for x in left["data"]["info"]) == sorted([2, other["data"]["bk_set_id"]]), "B keeps its own sets, no others"
+
+
+def _b_call(url: str, secret: str, api: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = {"bk_app_code": "suite-tests", "bk_app_secret": secret, "bk_username": "admin", **params}
+    answer: dict[str, Any] = requests.post(f"{url}/api/c/compapi/v2/cc/{api}/", json=body, timeout=10).json()
+    return answer
 
 
 def test_one_character_secret_does_not_blank_the_report(tmp_path: Path) -> None:
