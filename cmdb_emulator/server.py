@@ -19,6 +19,7 @@ from typing import Any
 from .cmdb import Cmdb
 from .esb import JSON_TYPE, MAX_BODY, Esb, dumps
 from .faults import Faults
+from .query import request_scope
 from .store import Store
 from .world import World, load_world
 
@@ -79,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.esb.handle(method, path, query, headers, body)
+        with request_scope():  # one query work budget per request
+            reply = self.server.esb.handle(method, path, query, headers, body)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
