@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .cmdb import Cmdb
-from .esb import JSON_TYPE, MAX_BODY, Esb, dumps
+from .esb import JSON_TYPE, MAX_BODY, Esb, dumps, over_json
 from .faults import Faults
 from .query import request_scope
 from .store import Store
@@ -161,7 +161,7 @@ class Emulator:
         self.world = world if world is not None else load_world()
         self.store = Store(self.world, self.faults, db or ":memory:")
         cmdb = Cmdb(self.store, self.world, self.faults, cmdb_version)
-        esb = Esb(cmdb, self.world, self.faults,
+        esb = Esb(over_json(cmdb), self.world, self.faults,
                   app_code if app_code is not None else os.environ.get("BK_APP_CODE", DEFAULT_APP_CODE),
                   app_secret if app_secret is not None else os.environ.get("BK_APP_SECRET", DEFAULT_APP_SECRET),
                   env_token if env_token is not None else os.environ.get("BK_TOKEN"))

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import requests
 
+from cmdb_emulator import esb, store
+from cmdb_emulator.esb import MAX_JSON_DEPTH
 from cmdb_emulator.server import Emulator, start_server
 
-from .helpers import AUTH, BIZ, IDLE_SET_ID, call, create, create_ok, path, unique
+from .helpers import AUTH, BIZ, IDLE_SET_ID, call, create, create_ok, find_set, path, unique
 
 MALFORMED = "Request JSON string is wrong in format, which cannot be analyzed."
 
@@ -158,3 +160,129 @@ def test_long_fields_list_projects_correctly(crowded: Emulator) -> None:
     answer = requests.post(crowded.url + path("search_set"), data=payload, timeout=10).json()
     assert answer["data"]["count"] == 1001
     assert all(set(row) == {"bk_set_id"} for row in answer["data"]["info"])
+
+
+# ------------------------------------------------------------------ 3. nesting
+def _nested(depth: int, leaf: str = "") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [480, 490, 495, 498, 499, 500, 510, 600])
+def test_deep_json_with_a_lone_surrogate_gets_an_envelope(url: str, depth: int) -> None:
+    """Issue 11: a lone \\ud800 nested ~490 deep (recursive surrogate fix -> 500) is answered as the shallow body is, or as too deep."""
+    name = unique("deep")
+    raw = _auth_prefix(bk_biz_id=BIZ, data={"bk_parent_id": BIZ, "bk_set_name": name}) + ', "x": ' + _nested(depth, '"\\ud800"') + "}"
+    response = _raw_post(url, "create_set", raw)
+    assert response.status_code == 200
+    body = response.json()
+    if depth + 1 <= MAX_JSON_DEPTH:  # the unused key "x" does not matter
+        assert body["code"] == 0 and body["data"]["bk_set_name"] == name
+    else:
+        assert body == {"result": False, "code": 1306000, "data": None, "message": MALFORMED}
+    _serves(url)
+
+
+@pytest.mark.parametrize("depth", [497, 498, 499, 975, 979, 980, 981, 982, 983, 990, 10**5])
+def test_deep_json_in_a_stored_key_gets_an_envelope(url: str, depth: int) -> None:
+    """Issue 11: plain nesting in a pass-through key (980-983 deep -> 500 once stored) is stored up to the bound, else 1306000."""
+    name = unique("nest")
+    data = json.dumps({"bk_parent_id": BIZ, "bk_set_name": name})[:-1] + ', "bk_inst_id": ' + _nested(depth) + "}"
+    raw = _auth_prefix(bk_biz_id=BIZ) + ', "data": ' + data + "}"
+    response = _raw_post(url, "create_set", raw)
+    assert response.status_code == 200
+    body = response.json()
+    if depth + 2 <= MAX_JSON_DEPTH:
+        assert body["code"] == 0
+        stored = find_set(url, body["data"]["bk_set_id"])
+        assert stored is not None and json.dumps(stored["bk_inst_id"]) == json.dumps(json.loads(_nested(depth)))
+    else:
+        assert body == {"result": False, "code": 1306000, "data": None, "message": MALFORMED}
+    _serves(url)
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, 980, 10**4])
+def test_deep_authorization_header_is_1306406(url: str, depth: int) -> None:
+    """Research esb §1.2: an X-Bkapi-Authorization nested beyond the bound is "not a valid JSON format string", never a 500."""
+    header = json.dumps(AUTH)[:-1] + ', "x": ' + _nested(depth) + "}"
+    response = requests.post(url + path("search_business"), json={}, headers={"X-Bkapi-Authorization": header}, timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    if depth + 1 <= MAX_JSON_DEPTH:
+        assert body["code"] == 0
+    else:
+        assert body["code"] == 1306406 and "request_id" not in body
+
+
+# ------------------------------------------------------------------ 4. non-finite numbers
+# Research cmdb §1.1 T1 + esb §2.3: ESB decodes the body with Python's json.loads
+# (1e400 -> inf, NaN/Infinity literals accepted), validates its form, then sends
+# what it forwards to CMDB re-serialised with json.dumps, which writes Infinity /
+# NaN.  CMDB's jsoniter decoder rejects those tokens before any rule runs:
+# 1199000 "Deserializing JSON data failed" (zh 反序列化JSON数据失败), nothing stored.
+NON_FINITE = ["1e400", "-1e999", "Infinity", "-Infinity", "NaN", "1" + "0" * 400 + ".0"]
+
+
+@pytest.mark.parametrize("key", ["bk_inst_id", "set_template_version", "bk_capacity", "unknown_key"])
+@pytest.mark.parametrize("number", NON_FINITE)
+def test_create_with_a_non_finite_number_is_1199000_and_stores_nothing(url: str, key: str, number: str) -> None:
+    """CMDB cannot decode ESB's re-serialised Infinity/NaN in data: 1199000, and no set is created."""
+    name = unique("inf")
+    data = json.dumps({"bk_parent_id": BIZ, "bk_set_name": name})[:-1] + f', "{key}": {number}' + "}"
+    body = _raw_post(url, "create_set", _auth_prefix(bk_biz_id=BIZ) + ', "data": ' + data + "}").json()
+    assert (body["result"], body["code"], body["data"]) == (False, 1199000, None)
+    assert body["message"] == "Deserializing JSON data failed" and len(body["request_id"]) == 32
+    found = call(url, "search_set", {"bk_biz_id": BIZ, "condition": {"bk_set_name": name}})
+    assert found["data"]["count"] == 0
+
+
+def test_non_finite_message_in_chinese(url: str) -> None:
+    """The 1199000 text follows Blueking-Language: 反序列化JSON数据失败."""
+    raw = _auth_prefix(bk_biz_id=BIZ) + ', "data": {"bk_parent_id": 2, "bk_set_name": "x", "bk_inst_id": 1e400}}'
+    response = requests.post(url + path("create_set"), data=raw, headers={"Blueking-Language": "zh-cn"}, timeout=10)
+    assert (response.json()["code"], response.json()["message"]) == (1199000, "反序列化JSON数据失败")
+
+
+@pytest.mark.parametrize("key", ["create_time", "bk_inst_id", "set_template_version", "bk_capacity"])
+def test_update_with_a_non_finite_number_is_1199000_and_changes_nothing(url: str, key: str) -> None:
+    """update_set forwards data the same way: 1199000 and the stored set is unchanged."""
+    made = create_ok(url)
+    raw = _auth_prefix(bk_biz_id=BIZ, bk_set_id=made["bk_set_id"]) + f', "data": {{"{key}": 1e400, "bk_set_desc": "changed"}}}}'
+    body = _raw_post(url, "update_set", raw).json()
+    assert body["code"] == 1199000
+    assert find_set(url, made["bk_set_id"]) == made
+
+
+def test_search_with_a_non_finite_number_is_1199000(url: str) -> None:
+    """search_set forwards its condition as JSON too: 1199000."""
+    raw = _auth_prefix(bk_biz_id=BIZ) + ', "condition": {"bk_capacity": {"$lt": 1e400}}}'
+    assert _raw_post(url, "search_set", raw).json()["code"] == 1199000
+
+
+def test_non_finite_numbers_keep_esb_precedence(url: str) -> None:
+    """ESB's own checks come first: auth, then the form (IntegerField: "Enter a whole number."); an unforwarded key is ignored."""
+    data = ', "data": {"bk_parent_id": 2, "bk_set_name": "%s", "bk_inst_id": 1e400}}'
+    wrong_secret = json.dumps({**AUTH, "bk_app_secret": "wrong", "bk_biz_id": BIZ})[:-1] + data % unique()
+    assert _raw_post(url, "create_set", wrong_secret).json()["message"].startswith("APP Secret verification failed")
+    bad_biz = _auth_prefix() + ', "bk_biz_id": 1e400' + data % unique()
+    assert _raw_post(url, "create_set", bad_biz).json()["message"] == "business id [bk_biz_id] Enter a whole number."
+    name = unique()
+    unforwarded = _auth_prefix(bk_biz_id=BIZ, data={"bk_parent_id": BIZ, "bk_set_name": name}) + ', "extra": -1e999}'
+    assert _raw_post(url, "create_set", unforwarded).json()["code"] == 0
+
+
+def test_search_answers_stay_strict_json(url: str) -> None:
+    """After every non-finite attempt, search_set of the business parses with a parser that refuses NaN/Infinity."""
+    for key in ("bk_inst_id", "set_template_version"):
+        raw = _auth_prefix(bk_biz_id=BIZ) + f', "data": {{"bk_parent_id": 2, "bk_set_name": "{unique()}", "{key}": 1e400}}}}'
+        _raw_post(url, "create_set", raw)
+    payload = json.dumps({**AUTH, "bk_biz_id": BIZ, "page": {"start": 0, "limit": 5000}})
+    text = requests.post(url + path("search_set"), data=payload, timeout=10).text
+    assert _strict(text)["result"] is True
+
+
+@pytest.mark.parametrize("encode", [esb.dumps, store._dumps], ids=["esb.dumps", "store._dumps"])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")], ids=["inf", "-inf", "nan"])
+def test_encoders_refuse_non_finite_numbers(encode: Any, value: float) -> None:
+    """allow_nan=False: a bug that tries to answer or store a non-finite number fails loudly."""
+    with pytest.raises(ValueError):
+        encode({"x": [value]})
