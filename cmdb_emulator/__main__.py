@@ -12,6 +12,7 @@ import argparse
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 from .faults import CATALOGUE
 from .server import DEFAULT_APP_CODE, DEFAULT_APP_SECRET, Emulator
@@ -29,9 +30,22 @@ bk_token values come from the seed's "tokens" plus BK_TOKEN.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: no usage block, just the message and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser (also used for --help)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cmdb-emulator",
         description="Reference emulator of BlueKing ESB + CMDB create_set and related components "
                     "(/api/c/compapi/v2/cc/...).",
@@ -39,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opts = parser.add_argument_group("emulator options")
     opts.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    opts.add_argument("--port", type=int, default=8000,
+    opts.add_argument("--port", type=_port, default=8000,
                       help="port to bind; 0 picks a free one (default: %(default)s)")
     opts.add_argument("--cmdb-version", choices=("3.13", "3.14"), default="3.14",
                       help="CMDB error-code behaviour to emulate (default: %(default)s)")
@@ -51,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="switch on a named server bug; repeatable (see --list-faults)")
     opts.add_argument("--list-faults", action="store_true", help="print the fault catalogue and exit")
     opts.add_argument("--log", action="store_true",
-                      help="log one line per request (method path code ms) to stderr")
+                      help="log one line per answer to stderr: method, path, HTTP status, "
+                           "code=<BlueKing code>, time (never a query string, body or secret)")
     return parser
 
 

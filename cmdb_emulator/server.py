@@ -4,11 +4,16 @@ Boundary: sockets, request framing (Content-Length, chunked, size limit),
 logging, start/stop.  Every request is handed to `esb.Esb.handle`.  Also the
 in-process API for tests: `start_server(...)` returns a handle with `.url`,
 `.port` and `.stop()`.
+
+Answers the HTTP layer gives itself (bad framing) use
+the envelope of the API gateway in front of ESB (research esb §1.5): JSON,
+`code`/`code_name`, `X-Bkapi-Error-*` headers, then the connection closes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -25,75 +30,189 @@ from .world import World, load_world
 
 DEFAULT_APP_CODE = "cmdb-emulator"
 DEFAULT_APP_SECRET = "emulator-secret"
+SERVER_NAME = "cmdb-emulator"
+# Gateway error codes (research esb §1.5) for the answers this layer gives itself.
+INVALID_ARGS = (1640001, "INVALID_ARGS", "Parameters error")
+URI_TOO_LARGE = (1641401, "URI_SIZE_LIMIT_EXCEED", "Request uri size too large.")
+# An ESB envelope names its code right after `result`; faulty ones may quote it.
+_CODE_IN_HEAD = re.compile(rb'"code": "?(-?\d+)')
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+
+
+# ------------------------------------------------------------------ framing
+class _BadFraming(Exception):
+    """The request cannot be delimited safely: answered 400, connection closed."""
+
+
+class _ClientGone(Exception):
+    """The client closed its side before its request was complete."""
+
+
+def _gateway_body(error: tuple[int, str, str], reason: str) -> tuple[bytes, dict[str, str]]:
+    """A gateway error envelope and its headers (research esb §1.5)."""
+    code, name, base = error
+    message = f'{base} [reason="{reason}"]'
+    body = dumps({"result": False, "code": code, "code_name": name, "data": None, "message": message})
+    return body, {"X-Bkapi-Error-Code": str(code), "X-Bkapi-Error-Message": message}
+
+
+def _printable(text: str) -> str:
+    # A path in a log line must not carry terminal control sequences.
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # http.server answers errors in the client's version, HTTP/0.9 (no status line)
+    # when the request line is malformed: answer those as HTTP/1.1 instead.
+    default_request_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else Nagle + delayed ACK cost ~40 ms per request
-    server_version = "cmdb-emulator"
+    server_version = SERVER_NAME
     sys_version = ""
     server: EmulatorHTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        self._started = time.perf_counter()
+        self._length: int | None = None
+        self._chunked = False
+        self._headers: dict[str, str] = {}
+
+    def handle_one_request(self) -> None:
+        self._started = time.perf_counter()
+        self._length, self._chunked = None, False
+        super().handle_one_request()
+
+    # ------------------------------------------------------------ parsing
+    def parse_request(self) -> bool:
+        words = self.raw_requestline.split()
+        if words and (len(words) != 3 or not words[2].startswith(b"HTTP/")):
+            # HTTP/0.9 lines and junk alike: a status line, a JSON body, close.
+            self.command, self.request_version = None, "HTTP/1.1"  # type: ignore[assignment]
+            self._reject(400, INVALID_ARGS, "malformed request line")
+            return False
+        if not super().parse_request():
+            return False
+        problem = self._framing_problem()
+        if problem is not None:
+            self._reject(400, INVALID_ARGS, problem)
+            return False
+        return True
+
+    def handle_expect_100(self) -> bool:
+        # No "100 Continue" for a request that is refused anyway (parse_request checks next).
+        return True if self._framing_problem() is not None else super().handle_expect_100()
+
+    def _framing_problem(self) -> str | None:
+        """Why this request's body cannot be delimited without ambiguity, or None."""
+        if self.headers.defects:
+            # The parser stops at a malformed line and drops every header after it,
+            # Transfer-Encoding and Content-Length included: a smuggling vector.
+            return "malformed header line"
+        encodings: list[str] = []
+        lengths: list[str] = []
+        lowered: dict[str, str] = {}
+        for name, value in self.headers.items():  # one pass; the ESB layer gets `lowered`
+            if "\n" in value:
+                return "folded header line"
+            key = name.lower()
+            if key == "transfer-encoding":
+                encodings.append(value)
+            elif key == "content-length":
+                lengths.append(value)
+            lowered[key] = value
+        self._headers = lowered
+        if encodings:
+            if lengths:
+                return "Transfer-Encoding together with Content-Length"
+            if len(encodings) != 1 or encodings[0].strip().lower() != "chunked":
+                return "unsupported Transfer-Encoding (only chunked is accepted)"
+            if self.request_version == "HTTP/1.0":
+                return "Transfer-Encoding in an HTTP/1.0 request"
+            self._chunked = True
+        elif lengths:
+            values = {part.strip() for value in lengths for part in value.split(",")}
+            if len(values) != 1:
+                return "conflicting Content-Length headers"
+            value = values.pop()
+            if not _DIGITS.fullmatch(value):
+                return "invalid Content-Length"
+            self._length = int(value)
+        return None
+
     def _read_body(self) -> bytes | None:
         """The request body; None when it exceeds MAX_BODY (connection then closes)."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                except ValueError:
-                    self.close_connection = True
-                    return b""
-                if size <= 0:
-                    # trailers until the blank line
-                    while self.rfile.readline(1024).strip():
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    self.close_connection = True
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(16)
-            return b"".join(chunks)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            self.close_connection = True
-            return b""
-        if length < 0:
-            self.close_connection = True
-            return b""
+        if self._chunked:
+            return self._read_chunked()
+        length = self._length or 0
         if length > MAX_BODY:
             self.close_connection = True
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise _ClientGone
+        return body
 
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1026)
+            if not line:
+                raise _ClientGone
+            if not line.endswith(b"\n"):
+                raise _BadFraming("bad chunk size line")
+            size_text = line.split(b";", 1)[0].strip()
+            if not _HEX.fullmatch(size_text):
+                raise _BadFraming("bad chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                for _ in range(64):  # trailers up to the blank line
+                    trailer = self.rfile.readline(8192)
+                    if trailer in (b"\r\n", b"\n"):
+                        return b"".join(chunks)
+                    if not trailer:
+                        raise _ClientGone
+                    if not trailer.endswith(b"\n"):
+                        raise _BadFraming("bad trailer line")
+                raise _BadFraming("too many trailer lines")
+            total += size
+            if total > MAX_BODY:
+                self.close_connection = True
+                return None
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise _ClientGone
+            chunks.append(data)
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _BadFraming("chunk data not followed by CRLF")
+
+    # ------------------------------------------------------------ answering
     def _serve(self) -> None:
-        started = time.perf_counter()
         method = self.command
         path, _, query = self.path.partition("?")
-        body = self._read_body()
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        with request_scope():  # one query work budget per request
-            reply = self.server.esb.handle(method, path, query, headers, body)
+        try:
+            body = self._read_body()
+        except _BadFraming as bad:
+            self._reject(400, INVALID_ARGS, str(bad))
+            return
+        except _ClientGone:
+            self.close_connection = True
+            return
+        with request_scope():
+            reply = self.server.esb.handle(method, path, query, self._headers, body)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
+        # Head and body in one write: with Nagle off, two writes are two packets.
+        self._headers_buffer.append(b"\r\n")
         if method != "HEAD":
-            self.wfile.write(reply.body)
-        if self.server.log_requests:
-            ms = (time.perf_counter() - started) * 1000
-            # Path only: query strings and bodies can carry app secrets.
-            sys.stderr.write(f"{method} {path} {reply.status} {ms:.1f}ms\n")
+            self._headers_buffer.append(reply.body)
+        self.flush_headers()
+        self._log(method, path, reply.status, reply.body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server dispatches on these names
 
@@ -104,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._serve
         raise AttributeError(name)
 
+    def version_string(self) -> str:
+        return self.server_version  # http.server appends " " + sys_version, a trailing space here
+
     def send_response(self, code: int, message: str | None = None) -> None:
         # Skip BaseHTTPRequestHandler's per-request access log line.
         self.send_response_only(code, message)
@@ -111,23 +233,49 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Date", self.date_time_string())
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.log_requests:
-            sys.stderr.write("%s\n" % (format % args))
+        # http.server's own lines quote the request line, query string (and any
+        # secret in it) included; --log writes `_log` lines only.
+        pass
+
+    def _log(self, method: str | None, path: str | None, status: int, body: bytes) -> None:
+        if not self.server.log_requests:
+            return
+        found = _CODE_IN_HEAD.search(body, 0, 200)
+        code = found.group(1).decode("ascii") if found else "-"
+        ms = (time.perf_counter() - self._started) * 1000
+        # Path only, never a query string or body: they can carry app secrets.
+        sys.stderr.write(f"{method or '-'} {_printable(path) if path else '-'} {status} code={code} {ms:.1f}ms\n")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # Malformed request lines etc.: answer with the JSON 404-style envelope, never HTML.
-        body = dumps({"result": False, "data": None, "message": message or "Bad request"})
+        # http.server's own errors (request line too long, too many headers, HTTP/2.0):
+        # its messages quote client input, so each status gets a fixed reason.
+        if code == 414:
+            self._reject(414, URI_TOO_LARGE, "request line too long")
+        elif code == 431:
+            self._reject(431, INVALID_ARGS, "header line too long or too many headers")
+        elif code == 505:
+            self._reject(505, INVALID_ARGS, "HTTP version not supported")
+        else:  # its 400s: bad version, bad syntax, HTTP/0.9 type
+            self._reject(code, INVALID_ARGS, "malformed request line")
+
+    def _reject(self, status: int, error: tuple[int, str, str], reason: str) -> None:
+        """Answer a request this layer refuses with a gateway envelope, then close."""
+        body, extra = _gateway_body(error, reason)
         self.close_connection = True
         try:
-            self.send_response(code, message)
+            self.send_response(status)
             self.send_header("Content-Type", JSON_TYPE)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            if self.command != "HEAD":
                 self.wfile.write(body)
         except OSError:
             pass
+        path = self.path.partition("?")[0] if self.command else None
+        self._log(self.command, path, status, body)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

@@ -86,12 +86,12 @@ def test_db_persists_across_restart(cli: Any, tmp_path: Path) -> None:
 
 
 def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
-    """Brief: --log writes 'method path code ms' lines to stderr and never request bodies."""
+    """Brief + issue 10: --log writes 'method path status code=<BlueKing code> ms' lines to stderr, never request bodies."""
     process = cli("--port", "0", "--log")
     call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "logged"}})
     code, out, err = process.terminate()
     assert code == 0 and out == ""
-    assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 [\d.]+ms$", err, re.M)
+    assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 code=0 [\d.]+ms$", err, re.M)
     assert "emulator-secret" not in err and "logged" not in err
 
 

@@ -7,10 +7,12 @@ the fixed emulator needs milliseconds) so a loaded CI machine cannot flake them.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -286,3 +288,143 @@ def test_encoders_refuse_non_finite_numbers(encode: Any, value: float) -> None:
     """allow_nan=False: a bug that tries to answer or store a non-finite number fails loudly."""
     with pytest.raises(ValueError):
         encode({"x": [value]})
+
+
+# ------------------------------------------------------------------ 5. HTTP framing
+def _exchange(url: str, raw: bytes, timeout: float = 10) -> bytes:
+    """Send raw bytes, then read until the server closes (or `timeout`)."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                return data
+            data += chunk
+    pytest.fail(f"the server did not close the connection within {timeout} s; received {data[:300]!r}")
+
+
+def _responses(data: bytes) -> list[tuple[int, dict[str, str], Any]]:
+    """Split a byte stream into (status, headers, JSON body) answers (Content-Length framed)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, f"no complete HTTP head in {data[:200]!r}"
+        lines = head.decode("latin-1").split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 "), f"no status line: {data[:200]!r}"
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers["content-length"])
+        out.append((int(lines[0].split()[1]), headers, json.loads(rest[:length])))
+        data = rest[length:]
+    return out
+
+
+SEARCH = b"GET /api/c/compapi/v2/cc/search_business/ HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _post(headers: str, body: bytes = b"") -> bytes:
+    return b"POST /api/c/compapi/v2/cc/search_business/ HTTP/1.1\r\nHost: x\r\n" + headers.encode() + b"\r\n" + body
+
+
+def _assert_refused(data: bytes, reason: str) -> None:
+    """Exactly one answer: 400, the gateway envelope naming `reason`, Connection: close."""
+    answers = _responses(data)
+    assert len(answers) == 1, answers
+    status, headers, body = answers[0]
+    assert status == 400 and headers["connection"] == "close"
+    assert headers["content-type"] == "application/json; charset=utf-8" and headers["x-bkapi-error-code"] == "1640001"
+    assert body == {"result": False, "code": 1640001, "code_name": "INVALID_ARGS", "data": None,
+                    "message": f'Parameters error [reason="{reason}"]'}
+
+
+@pytest.mark.parametrize("line", [b"GARBAGE", b"GET /", b"POST / HTTP/1.1 extra", b"GET / HTTP/abc", b"GET / FTP/1.1",
+                                  b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"],
+                         ids=["one-word", "http-0.9", "four-words", "bad-version", "not-http", "tls-hello"])
+def test_malformed_request_line_gets_a_400_status_line(url: str, line: bytes) -> None:
+    """Issue 11: a malformed request line is answered HTTP/1.1 400 with the JSON envelope, then closed (it had no status line)."""
+    _assert_refused(_exchange(url, line + b"\r\n\r\n" + SEARCH), "malformed request line")
+    _serves(url)
+
+
+@pytest.mark.parametrize("encoding", ["gzip, chunked", "xchunked", "chunked, gzip", "identity", "chunked;x", "gzip"])
+def test_other_transfer_encodings_are_refused_not_ignored(url: str, encoding: str) -> None:
+    """Issue 11 (smuggling): a Transfer-Encoding other than chunked is 400 and close; the bytes after it are never a second request."""
+    smuggled = _post(f"Transfer-Encoding: {encoding}\r\n", b"0\r\n\r\n" + SEARCH)
+    _assert_refused(_exchange(url, smuggled), "unsupported Transfer-Encoding (only chunked is accepted)")
+
+
+@pytest.mark.parametrize("encoding", ["chunked", "Chunked", "CHUNKED", " chunked ", "chunked\t"])
+def test_chunked_is_accepted_case_insensitively_and_trimmed(url: str, encoding: str) -> None:
+    """Chunked bodies, however the token is cased or padded, are read and answered."""
+    body = json.dumps(AUTH).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    answers = _responses(_exchange(url, _post(f"Transfer-Encoding: {encoding}\r\nConnection: close\r\n", chunked)))
+    assert [(status, body["code"]) for status, _, body in answers] == [(200, 0)]
+
+
+def test_two_transfer_encoding_headers_are_refused(url: str) -> None:
+    """Two Transfer-Encoding headers (chunked applied twice) are 400 and close."""
+    raw = _post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n")
+    _assert_refused(_exchange(url, raw), "unsupported Transfer-Encoding (only chunked is accepted)")
+
+
+def test_transfer_encoding_with_content_length_is_refused(url: str) -> None:
+    """Issue 11 (smuggling): Transfer-Encoding together with Content-Length is 400 and close."""
+    raw = _post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"0\r\n\r\n" + SEARCH)
+    _assert_refused(_exchange(url, raw), "Transfer-Encoding together with Content-Length")
+
+
+@pytest.mark.parametrize("lengths", [("5", "6"), ("0", "44"), ("5, 6",)], ids=["two-headers", "zero-and-more", "list"])
+def test_conflicting_content_lengths_are_refused(url: str, lengths: tuple[str, ...]) -> None:
+    """Issue 11: conflicting Content-Length values (the first used to win) are 400 and close."""
+    raw = _post("".join(f"Content-Length: {value}\r\n" for value in lengths), b"{}\r\n" + SEARCH)
+    _assert_refused(_exchange(url, raw), "conflicting Content-Length headers")
+
+
+def test_identical_content_lengths_are_accepted(url: str) -> None:
+    """Two identical Content-Length headers delimit the body unambiguously and are accepted."""
+    body = json.dumps(AUTH).encode()
+    raw = _post(f"Content-Length: {len(body)}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n", body)
+    assert [(status, answer["code"]) for status, _, answer in _responses(_exchange(url, raw))] == [(200, 0)]
+
+
+@pytest.mark.parametrize("value", ["abc", "+5", "5_0", "-1", "0x10", ""])
+def test_invalid_content_length_is_refused(url: str, value: str) -> None:
+    """A Content-Length that is not a decimal number is 400 and close (it used to mean an empty body)."""
+    _assert_refused(_exchange(url, _post(f"Content-Length: {value}\r\n", b"{}")), "invalid Content-Length")
+
+
+@pytest.mark.parametrize("header", ["Transfer-Encoding : chunked", "NoColonHere", "Content-Length\t: 2"])
+def test_malformed_header_lines_are_refused(url: str, header: str) -> None:
+    """A header line the parser cannot read (it silently dropped every header after it) is 400 and close."""
+    raw = _post(f"{header}\r\nContent-Length: 2\r\n", b"{}" + SEARCH)
+    _assert_refused(_exchange(url, raw), "malformed header line")
+
+
+def test_folded_header_is_refused(url: str) -> None:
+    """An obsolete line fold (RFC 9112 §5.2) is 400 and close, never a value with CRLF inside."""
+    raw = _post("Transfer-Encoding: chunked\r\n gzip\r\n", b"0\r\n\r\n")
+    _assert_refused(_exchange(url, raw), "folded header line")
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n"],
+                         ids=["bad-size", "no-crlf-after-data", "negative-size"])
+def test_malformed_chunks_are_refused(url: str, chunks: bytes) -> None:
+    """A chunked body that does not parse is 400 and close (it used to be an empty body)."""
+    reason = "chunk data not followed by CRLF" if b"XX" in chunks else "bad chunk size"
+    _assert_refused(_exchange(url, _post("Transfer-Encoding: chunked\r\n", chunks)), reason)
+
+
+def test_truncated_body_gets_no_answer(url: str) -> None:
+    """A client that closes before its Content-Length arrived is not answered as if the body were complete."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(_post("Content-Length: 100\r\n", b'{"bk_app_code"'))
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""
+    _serves(url)
