@@ -95,6 +95,20 @@ def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
     assert "emulator-secret" not in err and "logged" not in err
 
 
+def test_emulator_leaves_nothing_in_the_temporary_directory(cli: Any, tmp_path: Path) -> None:
+    """Issue 11 (leftovers): a whole run (--db, --log, creates, big searches, SIGTERM) creates nothing under TMPDIR."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch), "SQLITE_TMPDIR": str(scratch)}
+    process = cli("--port", "0", "--db", str(tmp_path / "state.sqlite"), "--log", env=env)
+    for i in range(50):
+        call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": f"tmp-{i}", "description": "x" * 1500}})
+    found = call(process.url, "search_set", {"bk_biz_id": 2, "page": {"start": 0, "limit": 1000, "sort": "-description,bk_set_name"}})
+    assert found["data"]["count"] == 51
+    assert process.terminate()[0] == 0
+    assert sorted(p.name for p in scratch.iterdir()) == []
+
+
 def test_help_documents_the_credentials() -> None:
     """Brief: --help documents BK_APP_CODE / BK_APP_SECRET and their defaults."""
     result = run_cli("--help")
