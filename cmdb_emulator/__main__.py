@@ -1,5 +1,5 @@
 """Command line: `cmdb-emulator [--host] [--port] [--cmdb-version] [--db] [--seed]
-[--fault NAME]... [--list-faults] [--log]`.
+[--fault NAME]... [--list-faults] [--log] [--idle-timeout S] [--max-connections N]`.
 
 Boundary: argument parsing, start-up errors (exit 2, one line, no traceback),
 the `listening on http://HOST:PORT` line, and clean shutdown on Ctrl-C or
@@ -9,13 +9,20 @@ SIGTERM (exit 0).  Everything else is in `server.py`.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from types import FrameType
 from typing import NoReturn
 
 from .faults import CATALOGUE
-from .server import DEFAULT_APP_CODE, DEFAULT_APP_SECRET, Emulator
+from .server import (
+    DEFAULT_APP_CODE,
+    DEFAULT_APP_SECRET,
+    DEFAULT_IDLE_TIMEOUT,
+    Emulator,
+    default_max_connections,
+)
 from .store import StoreError
 from .world import SeedError, World, load_world
 
@@ -43,6 +50,22 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser (also used for --help)."""
     parser = _Parser(
@@ -67,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     opts.add_argument("--log", action="store_true",
                       help="log one line per answer to stderr: method, path, HTTP status, "
                            "code=<BlueKing code>, time (never a query string, body or secret)")
+    opts.add_argument("--idle-timeout", metavar="SECONDS", type=_seconds, default=DEFAULT_IDLE_TIMEOUT,
+                      help="close a connection that has not sent a complete request within this time, "
+                           "idle keep-alive included (default: %(default)g)")
+    opts.add_argument("--max-connections", metavar="N", type=_positive, default=None,
+                      help="open connections at most; more are refused with HTTP 503 and a JSON "
+                           f"envelope (default: half the descriptor limit, at most 1024; here {default_max_connections()})")
     return parser
 
 
@@ -101,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"bad --seed: {exc}")
     try:
         emulator = Emulator(host=args.host, port=args.port, cmdb_version=args.cmdb_version,
-                            db=args.db, world=world, faults=args.fault, log=args.log)
+                            db=args.db, world=world, faults=args.fault, log=args.log,
+                            idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     except StoreError as exc:
         return _fail(f"bad --db: {exc}")
     except (OSError, OverflowError) as exc:

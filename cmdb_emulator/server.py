@@ -1,23 +1,30 @@
 """HTTP server: a ThreadingHTTPServer speaking HTTP/1.1 keep-alive.
 
 Boundary: sockets, request framing (Content-Length, chunked, size limit),
+connection limits (idle timeout, open-connection cap),
 logging, start/stop.  Every request is handed to `esb.Esb.handle`.  Also the
 in-process API for tests: `start_server(...)` returns a handle with `.url`,
 `.port` and `.stop()`.
 
-Answers the HTTP layer gives itself (bad framing) use
+Answers the HTTP layer gives itself (bad framing, too many connections) use
 the envelope of the API gateway in front of ESB (research esb §1.5): JSON,
 `code`/`code_name`, `X-Bkapi-Error-*` headers, then the connection closes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
 import re
+import resource
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterable
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,13 +38,25 @@ from .world import World, load_world
 DEFAULT_APP_CODE = "cmdb-emulator"
 DEFAULT_APP_SECRET = "emulator-secret"
 SERVER_NAME = "cmdb-emulator"
+# nginx's keepalive_timeout: long enough that no keep-alive client notices.
+DEFAULT_IDLE_TIMEOUT = 75.0
 # Gateway error codes (research esb §1.5) for the answers this layer gives itself.
 INVALID_ARGS = (1640001, "INVALID_ARGS", "Parameters error")
 URI_TOO_LARGE = (1641401, "URI_SIZE_LIMIT_EXCEED", "Request uri size too large.")
+UNAVAILABLE = (1650300, "SERVICE_UNAVAILABLE", "Service Unavailable")
 # An ESB envelope names its code right after `result`; faulty ones may quote it.
 _CODE_IN_HEAD = re.compile(rb'"code": "?(-?\d+)')
 _DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+_GONE = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def default_max_connections() -> int:
+    """Half the soft descriptor limit (at most 1024): the rest stays for SQLite, logs and headroom."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 1024
+    return max(1, min(1024, soft // 2))
 
 
 # ------------------------------------------------------------------ framing
@@ -47,6 +66,29 @@ class _BadFraming(Exception):
 
 class _ClientGone(Exception):
     """The client closed its side before its request was complete."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as a raw stream whose reads give up at a deadline.
+
+    The socket's timeout (the idle timeout, set once per connection) bounds
+    each wait, but alone it would let a client trickle one byte just inside
+    it forever; the deadline bounds their sum.  So a request that is not
+    complete within the idle timeout ends at the latest one more wait later,
+    at no per-read system call.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise TimeoutError("idle timeout")
+        return self._sock.recv_into(buffer)
 
 
 def _gateway_body(error: tuple[int, str, str], reason: str) -> tuple[bytes, dict[str, str]]:
@@ -74,12 +116,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Every wait on this connection, reads and writes, ends after the idle timeout.
+        self.connection.settimeout(self.server.idle_timeout)
+        self.rfile.close()  # the makefile() reader holds a reference on the socket
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
         self._started = time.perf_counter()
         self._length: int | None = None
         self._chunked = False
         self._headers: dict[str, str] = {}
 
     def handle_one_request(self) -> None:
+        # The idle timeout runs from here until the whole request has arrived.
+        self._reader.deadline = time.monotonic() + self.server.idle_timeout
         self._started = time.perf_counter()
         self._length, self._chunked = None, False
         super().handle_one_request()
@@ -200,6 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _ClientGone:
             self.close_connection = True
             return
+        self._reader.deadline = None  # the request is in
         with request_scope():
             reply = self.server.esb.handle(method, path, query, self._headers, body)
         self.send_response(reply.status)
@@ -279,17 +329,71 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer carrying the ESB application."""
+    """ThreadingHTTPServer carrying the ESB application, with connection limits."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], esb: Esb, log_requests: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], esb: Esb, log_requests: bool = False,
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, max_connections: int | None = None) -> None:
         self.esb = esb
         self.log_requests = log_requests
         esb.log_errors = log_requests
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections if max_connections is not None else default_max_connections()
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _GONE:
+                # Out of descriptors: the listening socket stays readable, so
+                # without a pause serve_forever would retry accept() at full CPU.
+                time.sleep(0.05)
+            raise
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self._open_lock:
+            if len(self._open) < self.max_connections:
+                self._open.add(request)
+                return True
+        self._refuse(request)
+        return False  # socketserver then shuts the socket down and closes it
+
+    def _refuse(self, sock: socket.socket) -> None:
+        """A 503 gateway envelope, sent without blocking the accept loop."""
+        body, extra = _gateway_body(UNAVAILABLE, f"too many open connections, the limit is {self.max_connections}")
+        head = ["HTTP/1.1 503 Service Unavailable", f"Server: {SERVER_NAME}",
+                f"Date: {formatdate(usegmt=True)}", f"Content-Type: {JSON_TYPE}",
+                f"Content-Length: {len(body)}", "Connection: close",
+                *(f"{name}: {value}" for name, value in extra.items())]
+        try:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.recv(65536)  # what has arrived: closing on unread data would reset the connection
+            sock.send(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            pass
+        if self.log_requests:
+            sys.stderr.write("- - 503 code=1650300 0.0ms\n")
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Wake the handler threads still waiting on idle keep-alive connections.
+        with self._open_lock:
+            still_open = list(self._open)
+        for sock in still_open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Client disconnects etc. are not worth a traceback on stderr.
@@ -304,7 +408,8 @@ class Emulator:
                  db: str | None = None, world: World | None = None,
                  faults: Iterable[str] = (), log: bool = False,
                  app_code: str | None = None, app_secret: str | None = None,
-                 env_token: str | None = None) -> None:
+                 env_token: str | None = None, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+                 max_connections: int | None = None) -> None:
         self.faults = Faults(faults)
         self.world = world if world is not None else load_world()
         self.store = Store(self.world, self.faults, db or ":memory:")
@@ -314,7 +419,7 @@ class Emulator:
                   app_secret if app_secret is not None else os.environ.get("BK_APP_SECRET", DEFAULT_APP_SECRET),
                   env_token if env_token is not None else os.environ.get("BK_TOKEN"))
         try:
-            self.httpd = EmulatorHTTPServer((host, port), esb, log)
+            self.httpd = EmulatorHTTPServer((host, port), esb, log, idle_timeout, max_connections)
         except BaseException:
             self.store.close()
             raise

@@ -1,4 +1,5 @@
-"""Operator options (issues 10, 11): --log, the Server header, bad option values.
+"""Operator options and limits (issues 10, 11): idle timeout, connection cap,
+--log, the Server header, bad option values.
 
 Bounded loops against 127.0.0.1 only.  Time bounds are generous: a lower bound
 only where the emulator itself waits (a delay, a timeout), an upper bound many
@@ -7,14 +8,22 @@ times what the emulator needs.
 
 from __future__ import annotations
 
+import errno
+import http.client
 import json
 import re
+import resource
+import select
 import socket
+import threading
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 import requests
+
+from cmdb_emulator.server import DEFAULT_IDLE_TIMEOUT, default_max_connections
 
 from .helpers import AUTH, BIZ, call, path, run_cli
 
@@ -46,6 +55,130 @@ def _read_answer(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
         assert chunk
         rest += chunk
     return int(lines[0].split()[1]), headers, json.loads(rest[:length])
+
+
+# ------------------------------------------------------------------ idle timeout
+def test_silent_connection_is_closed_after_the_idle_timeout(cli: Any) -> None:
+    """Issue 11: a connection that sends nothing is closed once --idle-timeout (1 s) has passed."""
+    process = cli("--port", "0", "--idle-timeout", "1")
+    with socket.create_connection(_address(process.url), timeout=10) as sock:
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # closed by the server, not by our 10 s timeout
+        assert 0.9 <= time.monotonic() - started < 10
+
+
+def test_trickled_request_is_closed_after_the_idle_timeout(cli: Any) -> None:
+    """Issue 11: a request trickled one byte at a time, each within the timeout, is still closed after 1 s overall."""
+    process = cli("--port", "0", "--idle-timeout", "1")
+    request = _request()
+    with socket.create_connection(_address(process.url), timeout=10) as sock:
+        started = time.monotonic()
+        closed = False
+        for byte in request[:25]:  # 25 bytes x 0.2 s: 5 s, far beyond the timeout
+            try:
+                sock.send(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            if readable:
+                assert sock.recv(65536) == b""
+                closed = True
+                break
+        assert closed and time.monotonic() - started < 4
+
+
+def test_keep_alive_client_idle_within_the_timeout_is_undisturbed(cli: Any) -> None:
+    """A keep-alive client pausing (0.5 s) well within the idle timeout (3 s) keeps its one connection."""
+    process = cli("--port", "0", "--idle-timeout", "3")
+    host, port = _address(process.url)
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        sockets = []
+        for _ in range(4):
+            conn.request("POST", path("search_business"), body=json.dumps(AUTH))
+            answer = conn.getresponse()
+            assert answer.status == 200 and json.loads(answer.read())["code"] == 0
+            sockets.append(conn.sock)
+            threading.Event().wait(0.5)  # pacing, not synchronisation: 6x inside the timeout
+        assert all(s is sockets[0] for s in sockets)
+    finally:
+        conn.close()
+
+
+def test_defaults_never_disturb_a_normal_client() -> None:
+    """The defaults: an idle timeout of at least 60 s (nginx keeps 75 s) and a cap well below the descriptor limit."""
+    assert DEFAULT_IDLE_TIMEOUT >= 60
+    limit = default_max_connections()
+    assert 1 <= limit <= 1024
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY:
+        assert limit <= soft // 2
+
+
+# ------------------------------------------------------------------ connection cap
+def test_connections_beyond_the_cap_are_refused_cleanly(cli: Any) -> None:
+    """Issue 11: with --max-connections 5 a 6th connection gets a 503 JSON envelope and is closed; the 5 keep being served."""
+    process = cli("--port", "0", "--max-connections", "5")
+    address = _address(process.url)
+    held = [socket.create_connection(address, timeout=10) for _ in range(5)]
+    try:
+        for sock in held:  # each one accepted and answered: the server counts 5 open connections
+            sock.sendall(_request())
+            assert _read_answer(sock)[0] == 200
+        refused = requests.post(process.url + path("search_business"), data=json.dumps(AUTH), timeout=10)
+        assert refused.status_code == 503 and refused.headers["Connection"] == "close"
+        assert refused.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert refused.headers["X-Bkapi-Error-Code"] == "1650300"
+        assert refused.json() == {"result": False, "code": 1650300, "code_name": "SERVICE_UNAVAILABLE", "data": None,
+                                  "message": 'Service Unavailable [reason="too many open connections, the limit is 5"]'}
+        held[0].sendall(_request())  # the 5 are still served
+        assert _read_answer(held[0])[2]["code"] == 0
+        held.pop().close()
+        deadline = time.monotonic() + 10  # the freed slot is reusable once the server has seen the close
+        while True:
+            answer = requests.post(process.url + path("search_business"), data=json.dumps(AUTH), timeout=10)
+            if answer.status_code == 200 or time.monotonic() > deadline:
+                break
+            threading.Event().wait(0.05)
+        assert answer.status_code == 200 and answer.json()["code"] == 0
+    finally:
+        for sock in held:
+            sock.close()
+
+
+class _FailingAccept:
+    """A listening socket whose accept() always fails with EMFILE (out of descriptors)."""
+
+    def __init__(self, real: socket.socket) -> None:
+        self.real = real
+        self.calls = 0
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def accept(self) -> Any:
+        self.calls += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_accept_loop_backs_off_when_out_of_descriptors(make_server: Any) -> None:
+    """Issue 11: while accept() fails with EMFILE the loop pauses between tries instead of spinning a CPU, and recovers."""
+    server = make_server()
+    failing = _FailingAccept(server.httpd.socket)
+    server.httpd.socket = failing
+    try:
+        pending = socket.create_connection(_address(server.url), timeout=10)  # keeps the listener readable
+        threading.Event().wait(1.0)
+        assert 1 <= failing.calls <= 100  # a spinning loop makes tens of thousands of calls a second
+    finally:
+        server.httpd.socket = failing.real
+    with pending:
+        pending.sendall(_request())
+        assert _read_answer(pending)[2]["code"] == 0
 
 
 # ------------------------------------------------------------------ --log and headers
@@ -81,6 +214,9 @@ def test_server_header_has_no_trailing_space(url: str) -> None:
 # ------------------------------------------------------------------ bad option values
 @pytest.mark.parametrize(("option", "value"), [
     ("--port", "abc"), ("--port", "70000"), ("--port", "-1"),
+    ("--idle-timeout", "0"), ("--idle-timeout", "-1"), ("--idle-timeout", "nan"), ("--idle-timeout", "inf"),
+    ("--idle-timeout", "soon"),
+    ("--max-connections", "0"), ("--max-connections", "1.5"), ("--max-connections", "-3"), ("--max-connections", "many"),
     ("--cmdb-version", "9.9"),
 ])
 def test_bad_option_values_are_one_line_exit_2(option: str, value: str) -> None:
@@ -89,3 +225,10 @@ def test_bad_option_values_are_one_line_exit_2(option: str, value: str) -> None:
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and option in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_help_documents_the_new_options() -> None:
+    """--help lists the limits options with their defaults."""
+    out = run_cli("--help").stdout
+    for text in ("--idle-timeout", "(default: 75)", "--max-connections", "code=<BlueKing code>"):
+        assert text in out
