@@ -252,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = None  # the request is in
         with request_scope():
             reply = self.server.esb.handle(method, path, query, self._headers, body)
+        # Logged before it is sent: a client holding its answer can rely on the line.
+        self._log(method, path, reply.status, reply.body)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -262,7 +264,6 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "HEAD":
             self._headers_buffer.append(reply.body)
         self.flush_headers()
-        self._log(method, path, reply.status, reply.body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server dispatches on these names
 
@@ -312,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer a request this layer refuses with a gateway envelope, then close."""
         body, extra = _gateway_body(error, reason)
         self.close_connection = True
+        self._log(self.command, self.path.partition("?")[0] if self.command else None, status, body)
         try:
             self.send_response(status)
             self.send_header("Content-Type", JSON_TYPE)
@@ -324,8 +326,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except OSError:
             pass
-        path = self.path.partition("?")[0] if self.command else None
-        self._log(self.command, path, status, body)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -371,6 +371,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
                 f"Date: {formatdate(usegmt=True)}", f"Content-Type: {JSON_TYPE}",
                 f"Content-Length: {len(body)}", "Connection: close",
                 *(f"{name}: {value}" for name, value in extra.items())]
+        if self.log_requests:
+            sys.stderr.write("- - 503 code=1650300 0.0ms\n")
         try:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
@@ -378,8 +380,6 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             sock.send(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         except OSError:
             pass
-        if self.log_requests:
-            sys.stderr.write("- - 503 code=1650300 0.0ms\n")
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:
