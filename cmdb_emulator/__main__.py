@@ -1,5 +1,6 @@
 """Command line: `cmdb-emulator [--host] [--port] [--cmdb-version] [--db] [--seed]
-[--fault NAME]... [--list-faults] [--log] [--idle-timeout S] [--max-connections N]`.
+[--fault NAME]... [--list-faults] [--log] [--idle-timeout S] [--max-connections N]
+[--latency-ms N] [--jitter-ms M]`.
 
 Boundary: argument parsing, start-up errors (exit 2, one line, no traceback),
 the `listening on http://HOST:PORT` line, and clean shutdown on Ctrl-C or
@@ -20,6 +21,7 @@ from .server import (
     DEFAULT_APP_CODE,
     DEFAULT_APP_SECRET,
     DEFAULT_IDLE_TIMEOUT,
+    MAX_LATENCY_MS,
     Emulator,
     default_max_connections,
 )
@@ -66,6 +68,12 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _milliseconds(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_LATENCY_MS}, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser (also used for --help)."""
     parser = _Parser(
@@ -96,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     opts.add_argument("--max-connections", metavar="N", type=_positive, default=None,
                       help="open connections at most; more are refused with HTTP 503 and a JSON "
                            f"envelope (default: half the descriptor limit, at most 1024; here {default_max_connections()})")
+    opts.add_argument("--latency-ms", metavar="N", type=_milliseconds, default=0,
+                      help="delay every answer under /api/c/compapi/ by N ms, as a loaded CMDB (default: 0)")
+    opts.add_argument("--jitter-ms", metavar="M", type=_milliseconds, default=0,
+                      help="vary that delay uniformly by up to M ms either way, never below 0 (default: 0)")
     return parser
 
 
@@ -131,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulator = Emulator(host=args.host, port=args.port, cmdb_version=args.cmdb_version,
                             db=args.db, world=world, faults=args.fault, log=args.log,
-                            idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+                            idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+                            latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
     except StoreError as exc:
         return _fail(f"bad --db: {exc}")
     except (OSError, OverflowError) as exc:

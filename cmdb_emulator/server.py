@@ -1,7 +1,7 @@
 """HTTP server: a ThreadingHTTPServer speaking HTTP/1.1 keep-alive.
 
 Boundary: sockets, request framing (Content-Length, chunked, size limit),
-connection limits (idle timeout, open-connection cap),
+connection limits (idle timeout, open-connection cap), simulated latency,
 logging, start/stop.  Every request is handed to `esb.Esb.handle`.  Also the
 in-process API for tests: `start_server(...)` returns a handle with `.url`,
 `.port` and `.stop()`.
@@ -17,6 +17,7 @@ import contextlib
 import errno
 import io
 import os
+import random
 import re
 import resource
 import socket
@@ -29,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .cmdb import Cmdb
-from .esb import JSON_TYPE, MAX_BODY, Esb, dumps, over_json
+from .esb import JSON_TYPE, MAX_BODY, PREFIX, Esb, dumps, over_json
 from .faults import Faults
 from .query import request_scope
 from .store import Store
@@ -40,6 +41,7 @@ DEFAULT_APP_SECRET = "emulator-secret"
 SERVER_NAME = "cmdb-emulator"
 # nginx's keepalive_timeout: long enough that no keep-alive client notices.
 DEFAULT_IDLE_TIMEOUT = 75.0
+MAX_LATENCY_MS = 600_000
 # Gateway error codes (research esb §1.5) for the answers this layer gives itself.
 INVALID_ARGS = (1640001, "INVALID_ARGS", "Parameters error")
 URI_TOO_LARGE = (1641401, "URI_SIZE_LIMIT_EXCEED", "Request uri size too large.")
@@ -252,6 +254,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = None  # the request is in
         with request_scope():
             reply = self.server.esb.handle(method, path, query, self._headers, body)
+        if self.server.latency and path.startswith(PREFIX):
+            # In this request's own thread and outside every lock: concurrent
+            # requests wait side by side, as on a loaded CMDB.
+            time.sleep(self.server.delay())
         # Logged before it is sent: a client holding its answer can rely on the line.
         self._log(method, path, reply.status, reply.body)
         self.send_response(reply.status)
@@ -336,15 +342,24 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], esb: Esb, log_requests: bool = False,
-                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, max_connections: int | None = None) -> None:
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, max_connections: int | None = None,
+                 latency_ms: int = 0, jitter_ms: int = 0) -> None:
         self.esb = esb
         self.log_requests = log_requests
         esb.log_errors = log_requests
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections if max_connections is not None else default_max_connections()
+        self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
+        self.latency = bool(latency_ms or jitter_ms)
+        self._random = random.Random()
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def delay(self) -> float:
+        """One answer's simulated latency in seconds: uniform in N ± M ms, never negative."""
+        low, high = self.latency_ms - self.jitter_ms, self.latency_ms + self.jitter_ms
+        return max(0.0, self._random.uniform(low, high)) / 1000
 
     def get_request(self) -> tuple[socket.socket, Any]:
         try:
@@ -409,7 +424,7 @@ class Emulator:
                  faults: Iterable[str] = (), log: bool = False,
                  app_code: str | None = None, app_secret: str | None = None,
                  env_token: str | None = None, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                 max_connections: int | None = None) -> None:
+                 max_connections: int | None = None, latency_ms: int = 0, jitter_ms: int = 0) -> None:
         self.faults = Faults(faults)
         self.world = world if world is not None else load_world()
         self.store = Store(self.world, self.faults, db or ":memory:")
@@ -419,7 +434,8 @@ class Emulator:
                   app_secret if app_secret is not None else os.environ.get("BK_APP_SECRET", DEFAULT_APP_SECRET),
                   env_token if env_token is not None else os.environ.get("BK_TOKEN"))
         try:
-            self.httpd = EmulatorHTTPServer((host, port), esb, log, idle_timeout, max_connections)
+            self.httpd = EmulatorHTTPServer((host, port), esb, log, idle_timeout, max_connections,
+                                            latency_ms, jitter_ms)
         except BaseException:
             self.store.close()
             raise

@@ -1,4 +1,4 @@
-"""Operator options and limits (issues 10, 11): idle timeout, connection cap,
+"""Operator options and limits (issues 9, 10, 11): idle timeout, connection cap, latency,
 --log, the Server header, bad option values.
 
 Bounded loops against 127.0.0.1 only.  Time bounds are generous: a lower bound
@@ -181,6 +181,58 @@ def test_accept_loop_backs_off_when_out_of_descriptors(make_server: Any) -> None
         assert _read_answer(pending)[2]["code"] == 0
 
 
+# ------------------------------------------------------------------ latency
+def _timed_post(url: str, component: str = "search_business") -> float:
+    started = time.monotonic()
+    response = requests.post(url + path(component), data=json.dumps(AUTH), timeout=30)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return time.monotonic() - started
+
+
+def test_latency_delays_every_api_answer(make_server: Any) -> None:
+    """Issue 9: --latency-ms 1000 delays every answer under /api/c/compapi/ (errors too) by about 1 s, and nothing else."""
+    server = make_server(latency_ms=1000)
+    assert 1.0 <= _timed_post(server.url) < 10
+    assert 1.0 <= _timed_post(server.url, "no_such_component") < 10
+    started = time.monotonic()
+    assert requests.post(server.url + "/favicon.ico", timeout=30).status_code == 404
+    assert time.monotonic() - started < 0.5
+
+
+def test_jitter_spreads_the_delay_and_never_goes_below_zero(make_server: Any) -> None:
+    """Issue 9: the delay is uniform in N ± M ms, clamped at 0 (here N=100, M=300: many zeros, none above 0.4 s)."""
+    server = make_server(latency_ms=100, jitter_ms=300)
+    delays = [server.httpd.delay() for _ in range(2000)]
+    assert min(delays) == 0.0 and max(delays) <= 0.4
+    assert 0.3 < sum(1 for d in delays if d == 0.0) / len(delays) < 0.7  # P(N - M + U(2M) < 0) = 1/3
+    assert len(set(delays)) > 1000
+
+
+def test_concurrent_requests_overlap_their_delays(make_server: Any) -> None:
+    """Issue 9: the delay is slept outside every lock: 8 concurrent requests at 500 ms take far less than 8 x 500 ms."""
+    server = make_server(latency_ms=500)
+    times: list[float] = []
+    barrier = threading.Barrier(8)
+
+    def client() -> None:
+        barrier.wait()
+        body = {"bk_biz_id": BIZ, "data": {"bk_parent_id": BIZ, "bk_set_name": f"lat-{threading.get_ident()}"}}
+        started = time.monotonic()
+        answer = requests.post(server.url + path("create_set"), data=json.dumps({**AUTH, **body}), timeout=30).json()
+        assert answer["code"] == 0
+        times.append(time.monotonic() - started)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    wall = time.monotonic() - started
+    assert len(times) == 8 and min(times) >= 0.5
+    assert wall < 2.5  # serialised it would be 4 s
+
+
 # ------------------------------------------------------------------ --log and headers
 def test_log_shows_the_bluekking_code_never_queries_or_secrets(cli: Any) -> None:
     """Issue 10: --log lines carry the BlueKing code of each answer (code=- when there is none) and never a query string or secret."""
@@ -217,10 +269,11 @@ def test_server_header_has_no_trailing_space(url: str) -> None:
     ("--idle-timeout", "0"), ("--idle-timeout", "-1"), ("--idle-timeout", "nan"), ("--idle-timeout", "inf"),
     ("--idle-timeout", "soon"),
     ("--max-connections", "0"), ("--max-connections", "1.5"), ("--max-connections", "-3"), ("--max-connections", "many"),
-    ("--cmdb-version", "9.9"),
+    ("--latency-ms", "-1"), ("--latency-ms", "1.5"), ("--latency-ms", "600001"), ("--latency-ms", "fast"),
+    ("--jitter-ms", "-5"), ("--jitter-ms", "x"), ("--cmdb-version", "9.9"),
 ])
 def test_bad_option_values_are_one_line_exit_2(option: str, value: str) -> None:
-    """Issues 10 and 11: a bad option value is one stderr line naming the option, exit 2, no traceback, nothing on stdout."""
+    """Issues 9 and 10: a bad option value is one stderr line naming the option, exit 2, no traceback, nothing on stdout."""
     result = run_cli(option, value, "--port", "0") if option != "--port" else run_cli(option, value)
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and option in result.stderr and "Traceback" not in result.stderr
@@ -228,7 +281,7 @@ def test_bad_option_values_are_one_line_exit_2(option: str, value: str) -> None:
 
 
 def test_help_documents_the_new_options() -> None:
-    """--help lists the limits options with their defaults."""
+    """--help lists the limits and latency options with their defaults."""
     out = run_cli("--help").stdout
-    for text in ("--idle-timeout", "(default: 75)", "--max-connections", "code=<BlueKing code>"):
+    for text in ("--idle-timeout", "(default: 75)", "--max-connections", "--latency-ms", "--jitter-ms", "code=<BlueKing code>"):
         assert text in out
