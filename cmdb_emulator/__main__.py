@@ -3,8 +3,9 @@
 [--latency-ms N] [--jitter-ms M]`.
 
 Boundary: argument parsing, start-up errors (exit 2, one line, no traceback),
-the `listening on http://HOST:PORT` line, and clean shutdown on Ctrl-C or
-SIGTERM (exit 0).  Everything else is in `server.py`.
+the `listening on http://HOST:PORT` line and the credential lines after it,
+and clean shutdown on Ctrl-C or SIGTERM (exit 0).  Everything else is in
+`server.py`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .store import StoreError
 from .world import SeedError, World, load_world
 
 EPILOG = f"""\
-environment:
+environment (an empty variable counts as unset):
   BK_APP_CODE    the one registered app code (default: {DEFAULT_APP_CODE})
   BK_APP_SECRET  its app secret (default: {DEFAULT_APP_SECRET})
   BK_TOKEN       an extra valid bk_token, mapped to user "admin" (default: none)
@@ -152,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        # Scripts and the suite parse the first line; the rest is for people.
         print(f"listening on {emulator.url}", flush=True)
+        print("\n".join(emulator.credentials.describe()), flush=True)
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -24,7 +24,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,6 +60,42 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY or soft <= 0:
         return 1024
     return max(1, min(1024, soft // 2))
+
+
+# ------------------------------------------------------------------ credentials
+@dataclass(frozen=True)
+class Credentials:
+    """The app code, app secret and extra bk_token the emulator accepts, and where each came from."""
+
+    app_code: str
+    app_secret: str = field(repr=False)
+    token: str | None = field(repr=False)
+    app_code_from_env: bool
+    secret_from_env: bool
+
+    def describe(self) -> list[str]:
+        """Start-up lines naming the app code and the sources; never a secret or a token."""
+        code = dumps(self.app_code).decode("utf-8")  # quoted: an odd value cannot forge a line
+        return [
+            f"app code: {code} " + ("(from BK_APP_CODE)" if self.app_code_from_env
+                                     else "(the default: BK_APP_CODE is unset or empty)"),
+            "app secret: " + ("from BK_APP_SECRET" if self.secret_from_env
+                              else "the default (BK_APP_SECRET is unset or empty)") + ", never printed",
+            "bk_token: " + ("the seed's tokens and BK_TOKEN (never printed)" if self.token
+                            else "the seed's tokens (BK_TOKEN is unset or empty)"),
+        ]
+
+
+def credentials_from_env(environ: Mapping[str, str] | None = None) -> Credentials:
+    """Credentials from BK_APP_CODE / BK_APP_SECRET / BK_TOKEN; an empty variable counts as unset.
+
+    CI expands a repository secret that is not set to "", which must mean the
+    default, exactly as the contract suite reads it.
+    """
+    env = os.environ if environ is None else environ
+    code, secret, token = env.get("BK_APP_CODE", ""), env.get("BK_APP_SECRET", ""), env.get("BK_TOKEN", "")
+    return Credentials(code or DEFAULT_APP_CODE, secret or DEFAULT_APP_SECRET, token or None,
+                       bool(code), bool(secret))
 
 
 # ------------------------------------------------------------------ framing
@@ -429,10 +466,11 @@ class Emulator:
         self.world = world if world is not None else load_world()
         self.store = Store(self.world, self.faults, db or ":memory:")
         cmdb = Cmdb(self.store, self.world, self.faults, cmdb_version)
+        self.credentials = credentials_from_env()
         esb = Esb(over_json(cmdb), self.world, self.faults,
-                  app_code if app_code is not None else os.environ.get("BK_APP_CODE", DEFAULT_APP_CODE),
-                  app_secret if app_secret is not None else os.environ.get("BK_APP_SECRET", DEFAULT_APP_SECRET),
-                  env_token if env_token is not None else os.environ.get("BK_TOKEN"))
+                  app_code if app_code is not None else self.credentials.app_code,
+                  app_secret if app_secret is not None else self.credentials.app_secret,
+                  env_token if env_token is not None else self.credentials.token)
         try:
             self.httpd = EmulatorHTTPServer((host, port), esb, log, idle_timeout, max_connections,
                                             latency_ms, jitter_ms)

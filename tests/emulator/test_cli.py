@@ -13,6 +13,7 @@ import pytest
 
 from cmdb_emulator.faults import CATALOGUE
 
+from .conftest import Cli
 from .helpers import call, create, run_cli, write_seed
 
 
@@ -85,12 +86,21 @@ def test_db_persists_across_restart(cli: Any, tmp_path: Path) -> None:
     assert second.terminate()[0] == 0
 
 
+def stop_and_read(process: Cli) -> tuple[int, str, str]:
+    """SIGTERM, a bounded wait, then the rest of stdout (through the reader that took the first line) and stderr."""
+    # Not communicate(): it reads the raw pipe and misses lines the first readline() buffered.
+    process.proc.send_signal(signal.SIGTERM)
+    code = process.proc.wait(timeout=10)
+    assert process.proc.stdout is not None and process.proc.stderr is not None
+    return code, process.proc.stdout.read(), process.proc.stderr.read()
+
+
 def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
     """Brief + issue 10: --log writes 'method path status code=<BlueKing code> ms' lines to stderr, never request bodies."""
     process = cli("--port", "0", "--log")
     call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "logged"}})
-    code, out, err = process.terminate()
-    assert code == 0 and out == ""
+    code, out, err = stop_and_read(process)
+    assert code == 0 and len(out.splitlines()) == 3 and all(line.startswith(("app ", "bk_token")) for line in out.splitlines())
     assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 code=0 [\d.]+ms$", err, re.M)
     assert "emulator-secret" not in err and "logged" not in err
 

@@ -1,5 +1,5 @@
 """Operator options and limits (issues 9, 10, 11): idle timeout, connection cap, latency,
---log, the Server header, bad option values.
+credentials from the environment, --log, the Server header, bad option values.
 
 Bounded loops against 127.0.0.1 only.  Time bounds are generous: a lower bound
 only where the emulator itself waits (a delay, a timeout), an upper bound many
@@ -26,6 +26,7 @@ import requests
 from cmdb_emulator.server import DEFAULT_IDLE_TIMEOUT, default_max_connections
 
 from .helpers import AUTH, BIZ, call, path, run_cli
+from .test_cli import stop_and_read
 
 
 def _address(url: str) -> tuple[str, int]:
@@ -231,6 +232,41 @@ def test_concurrent_requests_overlap_their_delays(make_server: Any) -> None:
     wall = time.monotonic() - started
     assert len(times) == 8 and min(times) >= 0.5
     assert wall < 2.5  # serialised it would be 4 s
+
+
+# ------------------------------------------------------------------ credentials
+def test_empty_environment_variables_mean_the_defaults(cli: Any) -> None:
+    """Issue 9: BK_APP_SECRET= (CI's unset secret), BK_APP_CODE= and BK_TOKEN= mean the defaults, and the start-up lines say so."""
+    process = cli("--port", "0", env={"BK_APP_CODE": "", "BK_APP_SECRET": "", "BK_TOKEN": ""})
+    assert call(process.url, "search_business", {})["code"] == 0  # the default code and secret
+    empty = call(process.url, "search_business", {"bk_app_secret": ""})
+    assert empty["code"] == 1306000 and empty["message"].startswith("Signature [bk_signature]")
+    code, out, err = stop_and_read(process)
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        'app code: "cmdb-emulator" (the default: BK_APP_CODE is unset or empty)',
+        "app secret: the default (BK_APP_SECRET is unset or empty), never printed",
+        "bk_token: the seed's tokens (BK_TOKEN is unset or empty)",
+    ]
+    assert "emulator-secret" not in out + err
+
+
+def test_environment_credentials_are_named_never_printed(cli: Any) -> None:
+    """Issue 9: the first line stays 'listening on ...'; the next name the app code and where each credential came from, never a secret."""
+    secret, token = 'Cq"7\\x%2B é+z', "tok-9f3a"
+    process = cli("--port", "0", env={"BK_APP_CODE": "my-app", "BK_APP_SECRET": secret, "BK_TOKEN": token})
+    assert re.fullmatch(r"listening on http://127\.0\.0\.1:\d+\n", process.first_line)
+    auth = {"bk_app_code": "my-app", "bk_app_secret": secret, "bk_token": token}
+    assert call(process.url, "search_business", auth, auth=False)["code"] == 0
+    code, out, err = stop_and_read(process)
+    assert code == 0
+    assert out.splitlines() == [
+        'app code: "my-app" (from BK_APP_CODE)',
+        "app secret: from BK_APP_SECRET, never printed",
+        "bk_token: the seed's tokens and BK_TOKEN (never printed)",
+    ]
+    for form in (secret, json.dumps(secret), token, "Cq", "tok-"):
+        assert form not in out + err
 
 
 # ------------------------------------------------------------------ --log and headers
