@@ -65,8 +65,9 @@ def _decode(text: str) -> Any:
         value = _decoder.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deep") from None
-    # Cheap pre-check: fewer brackets than the bound cannot nest beyond it.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+    # Cheap pre-checks: nesting beyond the bound takes 2 characters and 1 bracket per level.
+    if len(text) > 2 * MAX_JSON_DEPTH and text.count("[") + text.count("{") > MAX_JSON_DEPTH \
+            and _deeper_than(value, MAX_JSON_DEPTH):
         raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
@@ -85,15 +86,17 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 def _non_finite(value: Any) -> bool:
     """Whether a decoded value holds NaN or an infinity anywhere; iterative."""
+    # Exact types: decoded JSON has no subclasses, and this runs on every call.
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, float):
+        kind = type(node)
+        if kind is float:
             if not math.isfinite(node):
                 return True
-        elif isinstance(node, dict):
+        elif kind is dict:
             stack.extend(node.values())
-        elif isinstance(node, (list, tuple)):
+        elif kind is list or kind is tuple:
             stack.extend(node)
     return False
 
@@ -116,6 +119,7 @@ class _OverJson:
             response: CmdbResponse = attr(call, *args, **kwargs)
             return response
 
+        setattr(self, name, forward)  # later lookups find it without __getattr__
         return forward
 
 

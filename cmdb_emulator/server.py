@@ -198,19 +198,16 @@ class _Handler(BaseHTTPRequestHandler):
             # The parser stops at a malformed line and drops every header after it,
             # Transfer-Encoding and Content-Length included: a smuggling vector.
             return "malformed header line"
-        encodings: list[str] = []
-        lengths: list[str] = []
-        lowered: dict[str, str] = {}
-        for name, value in self.headers.items():  # one pass; the ESB layer gets `lowered`
-            if "\n" in value:
-                return "folded header line"
-            key = name.lower()
-            if key == "transfer-encoding":
-                encodings.append(value)
-            elif key == "content-length":
-                lengths.append(value)
-            lowered[key] = value
-        self._headers = lowered
+        items = self.headers.items()
+        self._headers = lowered = {name.lower(): value for name, value in items}  # what ESB gets
+        if "\n" in "".join(value for _, value in items):
+            return "folded header line"
+        if len(lowered) == len(items):  # no name twice: the common, cheap case
+            encodings = [lowered["transfer-encoding"]] if "transfer-encoding" in lowered else []
+            lengths = [lowered["content-length"]] if "content-length" in lowered else []
+        else:
+            encodings = self.headers.get_all("Transfer-Encoding") or []
+            lengths = self.headers.get_all("Content-Length") or []
         if encodings:
             if lengths:
                 return "Transfer-Encoding together with Content-Length"
