@@ -270,7 +270,7 @@ def test_environment_credentials_are_named_never_printed(cli: Any) -> None:
 
 
 # ------------------------------------------------------------------ --log and headers
-def test_log_shows_the_bluekking_code_never_queries_or_secrets(cli: Any) -> None:
+def test_log_shows_the_blueking_code_never_queries_or_secrets(cli: Any) -> None:
     """Issue 10: --log lines carry the BlueKing code of each answer (code=- when there is none) and never a query string or secret."""
     process = cli("--port", "0", "--log")
     call(process.url, "create_set", {"bk_biz_id": BIZ, "data": {"bk_parent_id": BIZ, "bk_set_name": "bad/name"}})
