@@ -25,6 +25,7 @@ from .faults import Faults
 from .golang import trim_space
 from .messages import SET_TEMPLATE_ID_ARG, CmdbError
 from .model import CREATE_IGNORE_KEYS, UPDATE_IGNORE_KEYS, describe, document
+from .query import match_condition, match_filter, paginate, project, sort_key
 from .rules import Rules, rules_for
 from .store import INT64_MAX, INT64_MIN, DuplicateName, Store, Tx
 from .values import Check, compile_check, stored_time, validate
@@ -549,7 +550,7 @@ class Cmdb:
                 # Sets are attached by bk_parent_id only (no bk_biz_id filter), without the idle set
                 # (default != 1; a string "1" is not 1 to Mongo), sorted by `default`.
                 sets = [s for s in tx.sets_under_parent(biz_id) if not _mongo_equals_one(s.get("default"))]
-                sets.sort(key=lambda s: (_sort_key(s.get("default", 0)), s["bk_set_id"]))
+                sets.sort(key=lambda s: (sort_key(s.get("default", 0)), s["bk_set_id"]))
                 modules = {s["bk_set_id"]: tx.modules_of_set(s["bk_set_id"]) for s in sets}
             children = [{
                 "bk_inst_id": s["bk_set_id"], "bk_inst_name": translated_set(s, call.lang)["bk_set_name"],
@@ -598,138 +599,3 @@ def _same(a: Any, b: Any) -> bool:
 def _mongo_equals_one(value: Any) -> bool:
     """Whether Mongo's {default: {$ne: 1}} leaves the row out (numbers equal to 1, not the string "1")."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1
-
-
-# ---------------------------------------------------------------- query helpers
-_MISSING = object()
-
-
-def _eq(a: Any, b: Any) -> bool:
-    # Mongo does not equate true with 1.
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
-
-
-def _cmp(op: str, have: Any, want: Any) -> bool:
-    """Mongo-style ordering: numbers with numbers, strings with strings, else no match."""
-    if isinstance(have, bool) or isinstance(want, bool):
-        return False
-    both_numbers = isinstance(have, (int, float)) and isinstance(want, (int, float))
-    if not both_numbers and not (isinstance(have, str) and isinstance(want, str)):
-        return False
-    if op == "$gt":
-        return bool(have > want)
-    if op == "$gte":
-        return bool(have >= want)
-    if op == "$lt":
-        return bool(have < want)
-    return bool(have <= want)
-
-
-def match_condition(doc: dict[str, Any], condition: dict[str, Any]) -> bool:
-    """Mongo-style condition: equality, $eq/$ne/$in/$nin/$regex/$gt/$gte/$lt/$lte."""
-    for key, want in condition.items():
-        have = doc.get(key, _MISSING)
-        if isinstance(want, dict) and want and all(str(k).startswith("$") for k in want):
-            for op, arg in want.items():
-                if op == "$eq":
-                    ok = have is not _MISSING and _eq(have, arg)
-                elif op == "$ne":
-                    ok = have is _MISSING or not _eq(have, arg)
-                elif op in ("$in", "$nin"):
-                    if not isinstance(arg, list):
-                        raise CmdbError(m.PARAMS_IS_INVALID, "condition")
-                    ok = have is not _MISSING and any(_eq(have, x) for x in arg)
-                    ok = ok if op == "$in" else not ok
-                elif op == "$regex":
-                    if not isinstance(arg, str):
-                        raise CmdbError(m.PARAMS_IS_INVALID, "condition")
-                    try:
-                        ok = isinstance(have, str) and re.search(arg, have) is not None
-                    except (re.error, RecursionError, OverflowError):
-                        raise CmdbError(m.PARAMS_IS_INVALID, "condition") from None
-                elif op in ("$gt", "$gte", "$lt", "$lte"):
-                    ok = have is not _MISSING and _cmp(op, have, arg)
-                else:
-                    raise CmdbError(m.PARAMS_IS_INVALID, "condition")
-                if not ok:
-                    return False
-        elif have is _MISSING:
-            if want is not None:  # {field: null} matches a missing field, as in Mongo
-                return False
-        elif not _eq(have, want):
-            return False
-    return True
-
-
-_FILTER_OPS = {
-    "equal": lambda h, v: _eq(h, v),
-    "not_equal": lambda h, v: not _eq(h, v),
-    "in": lambda h, v: isinstance(v, list) and any(_eq(h, x) for x in v),
-    "not_in": lambda h, v: isinstance(v, list) and not any(_eq(h, x) for x in v),
-    "less": lambda h, v: _cmp("$lt", h, v),
-    "less_or_equal": lambda h, v: _cmp("$lte", h, v),
-    "greater": lambda h, v: _cmp("$gt", h, v),
-    "greater_or_equal": lambda h, v: _cmp("$gte", h, v),
-    "contains": lambda h, v: isinstance(h, str) and isinstance(v, str) and v.lower() in h.lower(),
-    "begins_with": lambda h, v: isinstance(h, str) and isinstance(v, str) and h.startswith(v),
-    "ends_with": lambda h, v: isinstance(h, str) and isinstance(v, str) and h.endswith(v),
-    "exist": lambda h, v: h is not _MISSING,
-    "not_exist": lambda h, v: h is _MISSING,
-}
-
-
-def match_filter(doc: dict[str, Any], node: Any, depth: int = 0) -> bool:
-    """CMDB querybuilder filter: {condition: AND|OR, rules: [...]} or one rule."""
-    if not isinstance(node, dict) or depth > 3:
-        raise CmdbError(m.PARAMS_IS_INVALID, "filter")
-    if "rules" in node:
-        rules = node["rules"]
-        cond = node.get("condition")
-        if not isinstance(rules, list) or not rules or cond not in ("AND", "OR"):
-            raise CmdbError(m.PARAMS_IS_INVALID, "filter")
-        results = [match_filter(doc, r, depth + 1) for r in rules]
-        return all(results) if cond == "AND" else any(results)
-    field, op = node.get("field"), node.get("operator")
-    if not isinstance(field, str) or op not in _FILTER_OPS:
-        raise CmdbError(m.PARAMS_IS_INVALID, "filter")
-    have = doc.get(field, _MISSING)
-    if have is _MISSING and op not in ("exist", "not_exist", "not_equal", "not_in"):
-        return False
-    return bool(_FILTER_OPS[op](have, node.get("value")))
-
-
-def paginate(docs: list[dict[str, Any]], page: dict[str, Any] | None,
-             default_sort: str) -> tuple[int, list[dict[str, Any]]]:
-    """Sort and slice by page{start, limit, sort}; returns (count, page of docs)."""
-    page = page or {}
-    start, limit, sort = page.get("start", 0), page.get("limit", 0), page.get("sort") or default_sort
-    if not is_json_int(start) or start < 0 or not is_json_int(limit) or limit < 0 \
-            or not isinstance(sort, str):
-        raise CmdbError(m.PARAMS_IS_INVALID, "page")
-    docs = list(docs)
-    for key in reversed([k.strip() for k in sort.split(",") if k.strip()]):
-        reverse = key.startswith("-")
-        name = key.lstrip("-+")
-        docs.sort(key=lambda d: _sort_key(d.get(name)), reverse=reverse)
-    count = len(docs)
-    return count, docs[start:start + limit] if limit else docs[start:]
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool):
-        return (3, int(value))
-    if isinstance(value, (int, float)):
-        return (1, value)
-    if isinstance(value, str):
-        return (2, value)
-    return (4, str(value))
-
-
-def project(docs: list[dict[str, Any]], fields: list[Any] | None) -> list[dict[str, Any]]:
-    """Keep only `fields` (all when empty)."""
-    if not fields:
-        return docs
-    wanted = [f for f in fields if isinstance(f, str)]
-    return [{k: d[k] for k in wanted if k in d} for d in docs]

@@ -10,14 +10,16 @@ bytes); `server.py` does the sockets and `cmdb.py` the business rules.
 from __future__ import annotations
 
 import json
+import math
 import re
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
+from . import messages as m
 from . import postprocess
 from .cmdb import Call, Cmdb, CmdbResponse
 from .faults import Faults
@@ -41,11 +43,101 @@ _CC_PATH = re.compile(r"/v2/cc/(\w+)/")
 _DECIMAL_TAIL = re.compile(r"\.0*\s*$")  # Django IntegerField.re_decimal
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"JSON constant {name} is not allowed")
+# The real ESB decodes a body with Python's json.loads inside `except Exception`
+# (get_request_params, research esb §1.1): a document nested deeper than its
+# interpreter's stack allows (a RecursionError, at roughly 900-990 levels
+# depending on its call depth) gets the malformed-JSON answer, 1306000 "Request
+# JSON string is wrong in format, which cannot be analyzed.".  The emulator
+# gives that answer above a fixed depth instead, well inside its own stack:
+# what comes after decoding (validation, json.dumps into SQLite and back,
+# comparisons in searches) recurses once per level and must never meet a
+# RecursionError, which would be an HTTP 500.  Bodies cannot exceed MAX_BODY.
+MAX_JSON_DEPTH = 500
+
+# Like ESB's json.loads: NaN, Infinity and numbers beyond the float range (1e400)
+# decode to non-finite floats.  They are refused where ESB hands them to CMDB
+# (`over_json`), not here, so auth and form errors keep their precedence.
+_decoder = json.JSONDecoder()
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
+def _decode(text: str) -> Any:
+    """json.loads as ESB does, bounded to MAX_JSON_DEPTH; ValueError when it fails."""
+    try:
+        value = _decoder.decode(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+    # Cheap pre-checks: nesting beyond the bound takes 2 characters and 1 bracket per level.
+    if len(text) > 2 * MAX_JSON_DEPTH and text.count("[") + text.count("{") > MAX_JSON_DEPTH \
+            and _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (the top level is 1); iterative."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a decoded value holds NaN or an infinity anywhere; iterative."""
+    # Exact types: decoded JSON has no subclasses, and this runs on every call.
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is float:
+            if not math.isfinite(node):
+                return True
+        elif kind is dict:
+            stack.extend(node.values())
+        elif kind is list or kind is tuple:
+            stack.extend(node)
+    return False
+
+
+class _OverJson:
+    """The Cmdb as ESB reaches it: every argument travels as JSON that Go decodes."""
+
+    def __init__(self, cmdb: Cmdb) -> None:
+        self._cmdb = cmdb
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._cmdb, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        def forward(call: Call, *args: Any, **kwargs: Any) -> CmdbResponse:
+            if _non_finite(args) or (kwargs and _non_finite(kwargs)):
+                lang = getattr(call, "lang", "en")
+                return CmdbResponse(m.JSON_UNMARSHAL_FAILED, m.render(m.JSON_UNMARSHAL_FAILED, lang))
+            response: CmdbResponse = attr(call, *args, **kwargs)
+            return response
+
+        setattr(self, name, forward)  # later lookups find it without __getattr__
+        return forward
+
+
+def over_json(cmdb: Cmdb) -> Cmdb:
+    """`cmdb` behind ESB's hop to it: non-finite numbers -> 1199000, as on a real CMDB.
+
+    ESB forwards what a component sends to CMDB re-serialised with Python's
+    json.dumps (research esb §2.3), which writes NaN, Infinity and -Infinity
+    (1e400 became an infinity when ESB decoded it).  Those are not JSON: CMDB's
+    jsoniter decoder (research cmdb §1.1 T1; numbers as json.Number) rejects
+    the body before any rule runs, so the answer is 1199000 "Deserializing JSON
+    data failed" / "反序列化JSON数据失败" and nothing is stored.  A non-finite
+    number that ESB does not forward (an unknown top-level key) or that an ESB
+    form field reads (bk_biz_id: "Enter a whole number.") never gets that far.
+    """
+    # A duck-typed proxy: every public method of Cmdb, whatever its signature.
+    return cast(Cmdb, _OverJson(cmdb))
 
 
 @dataclass
@@ -71,24 +163,47 @@ class EsbError(Exception):
         self.in_channel = in_channel
 
 
+def _fix_string(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _fix_surrogates(value: Any) -> Any:
-    """Go's JSON decoder turns lone surrogates into U+FFFD; do the same."""
+    """Go's JSON decoder turns lone surrogates into U+FFFD; do the same (in place, iteratively)."""
     if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [_fix_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in value.items()}
+        return _fix_string(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                if isinstance(item, str):
+                    node[i] = _fix_string(item)
+                elif isinstance(item, (list, dict)):
+                    stack.append(item)
+        elif isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            for key, item in items:  # same order; a key fixed into another one: the last wins
+                if isinstance(item, str):
+                    item = _fix_string(item)
+                elif isinstance(item, (list, dict)):
+                    stack.append(item)
+                node[_fix_string(key)] = item
     return value
 
 
 def dumps(obj: Any) -> bytes:
-    """json.dumps(ensure_ascii=False) as ESB does, always valid UTF-8."""
-    text = json.dumps(obj, ensure_ascii=False)
+    """json.dumps(ensure_ascii=False) as ESB does, always valid UTF-8 and strict JSON.
+
+    allow_nan=False: a non-finite number reaching an answer is a bug, and must
+    be loud (ValueError, the 500 handler) rather than an `Infinity` no strict
+    parser reads.
+    """
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate slipped through: escape it
-        return json.dumps(obj).encode("ascii")
+        return json.dumps(obj, allow_nan=False).encode("ascii")
 
 
 # ------------------------------------------------------------------ form fields
@@ -220,8 +335,8 @@ class Esb:
         if raw is None or self.faults.on("reject-header-auth"):
             return None
         try:
-            value = _decoder.decode(raw)
-        except (ValueError, RecursionError):
+            value = _decode(raw)
+        except ValueError:
             value = None
         if not isinstance(value, dict):
             raise EsbError(ARGUMENT_ERROR, "Parameters error, request header X-Bkapi-Authorization "
@@ -240,8 +355,8 @@ class Esb:
                 self.faults.on("reject-no-content-type")
                 and not content_type.lower().startswith("application/json")):
             try:
-                value = _decoder.decode(stripped)
-            except (ValueError, RecursionError) as exc:
+                value = _decode(stripped)
+            except ValueError as exc:
                 if self.faults.on("robust-html-500-on-bad-json"):
                     return _html_traceback(exc)
                 raise EsbError(COMMON_ERROR, "Request JSON string is wrong in format, which cannot "

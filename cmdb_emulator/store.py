@@ -63,8 +63,9 @@ class StoreError(Exception):
 
 
 def _dumps(doc: Any) -> str:
-    # ensure_ascii keeps any odd code point storable; sort_keys = CMDB's output order.
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    # ensure_ascii keeps any odd code point storable; sort_keys = CMDB's output order;
+    # allow_nan=False: an Infinity stored would break every later read, so a bug must fail here.
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 class Tx:

@@ -13,6 +13,7 @@ import pytest
 
 from cmdb_emulator.faults import CATALOGUE
 
+from .conftest import Cli
 from .helpers import call, create, run_cli, write_seed
 
 
@@ -99,17 +100,37 @@ def test_db_seeded_from_another_world_is_refused(cli: Any, tmp_path: Path) -> No
     assert again.terminate()[0] == 0
 
 
+def stop_and_read(process: Cli) -> tuple[int, str, str]:
+    """SIGTERM, a bounded wait, then the rest of stdout (through the reader that took the first line) and stderr."""
+    # Not communicate(): it reads the raw pipe and misses lines the first readline() buffered.
+    process.proc.send_signal(signal.SIGTERM)
+    code = process.proc.wait(timeout=10)
+    assert process.proc.stdout is not None and process.proc.stderr is not None
+    return code, process.proc.stdout.read(), process.proc.stderr.read()
+
+
 def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
-    """Brief: --log writes 'method path code ms' lines to stderr and never request bodies."""
+    """Brief + issue 10: --log writes 'method path status code=<BlueKing code> ms' lines to stderr, never request bodies."""
     process = cli("--port", "0", "--log")
     call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "logged"}})
-    # The line is written after the reply is sent; one more round trip lets that thread finish
-    # before SIGTERM ends the process.
-    call(process.url, "search_business", {})
-    code, out, err = process.terminate()
-    assert code == 0 and out == ""
-    assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 [\d.]+ms$", err, re.M)
+    code, out, err = stop_and_read(process)
+    assert code == 0 and len(out.splitlines()) == 3 and all(line.startswith(("app ", "bk_token")) for line in out.splitlines())
+    assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 code=0 [\d.]+ms$", err, re.M)
     assert "emulator-secret" not in err and "logged" not in err
+
+
+def test_emulator_leaves_nothing_in_the_temporary_directory(cli: Any, tmp_path: Path) -> None:
+    """Issue 11 (leftovers): a whole run (--db, --log, creates, big searches, SIGTERM) creates nothing under TMPDIR."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch), "SQLITE_TMPDIR": str(scratch)}
+    process = cli("--port", "0", "--db", str(tmp_path / "state.sqlite"), "--log", env=env)
+    for i in range(50):
+        call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": f"tmp-{i}", "description": "x" * 1500}})
+    found = call(process.url, "search_set", {"bk_biz_id": 2, "page": {"start": 0, "limit": 1000, "sort": "-description,bk_set_name"}})
+    assert found["data"]["count"] == 51
+    assert process.terminate()[0] == 0
+    assert sorted(p.name for p in scratch.iterdir()) == []
 
 
 def test_help_documents_the_credentials() -> None:

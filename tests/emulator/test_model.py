@@ -244,10 +244,13 @@ def test_error_names_the_db_property_name_in_chinese_too(rurl: str, version: str
     assert body["message"] == (f"'{inner}' 参数无效或不存在" if version == "3.14" else inner)
 
 
-@pytest.mark.parametrize("literal", ["1e400", "1" + "0" * 400], ids=["exponent", "digits"])
-def test_float_beyond_float64_is_1199011(rurl: str, version: str, literal: str) -> None:
-    """model §2.2 float: a number ParseFloat cannot hold (range error) -> 1199011, not 1199006."""
-    body = raw_create(rurl, f'{{"bk_parent_id": 2, "bk_set_name": "{unique("m")}", "f": {literal}}}')
+def test_float_beyond_float64_is_1199011(rurl: str, version: str) -> None:
+    """model §2.2 float: a number ParseFloat cannot hold (range error) -> 1199011, not 1199006.
+
+    Written in digits, ESB forwards it exactly; written as 1e400 ESB's json.loads makes it inf and forwards
+    Infinity, which CMDB cannot decode (1199000: test_hostile's non-finite numbers).
+    """
+    body = raw_create(rurl, f'{{"bk_parent_id": 2, "bk_set_name": "{unique("m")}", "f": {"1" + "0" * 400}}}')
     assert (body["code"], body["message"]) == wrapped(version, 1199011, "'浮点' the parameter is invalid or does not exist")
 
 
