@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import REAL_ARGS, Watched, report_text, run_suite
+from .conftest import REAL_ARGS, REPO, SEED, Watched, creds_env, report_text, run_suite
 
 SOME = ["-k", "test_catalogued_defect_is_rejected or test_valid_payloads_are_created or test_concurrent or test_boundary"]
 
 
-def test_suite_passes_against_a_slow_target(watched: Callable[..., Watched], tmp_path: Path) -> None:
-    """The whole quick profile against a target answering in 300 ms passes: no deadline, no false alarm."""
-    target = watched(latency=0.3)
-    res = run_suite("--target-url", target.url, *REAL_ARGS, f"--reports-dir={tmp_path}", timeout=900)
+def test_suite_passes_against_a_slow_target(tmp_path: Path) -> None:
+    """The whole quick profile against the emulator started with --latency-ms 300 passes: no deadline, no false alarm."""
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(SEED), encoding="utf-8")
+    env = creds_env()
+    emulator = subprocess.Popen([sys.executable, "-m", "cmdb_emulator", "--port", "0", "--latency-ms", "300", "--seed", str(seed)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env=env)
+    try:
+        assert emulator.stdout is not None
+        url = emulator.stdout.readline().strip().removeprefix("listening on ")
+        res = run_suite("--target-url", url, *REAL_ARGS, f"--reports-dir={tmp_path}", env=env, timeout=900)
+    finally:
+        emulator.terminate()
+        emulator.communicate(timeout=30)
     assert res.returncode == 0, res.stdout[-4000:]
     assert "DeadlineExceeded" not in res.stdout and "create_set contract: PASS" in res.stdout
     assert "PASS" in report_text(tmp_path / "contract-report.html")
