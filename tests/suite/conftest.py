@@ -62,12 +62,10 @@ def sets_in(url: str, biz: int = 2) -> list[dict[str, Any]]:
     return info
 
 
-SEED = {
-    "businesses": [{"bk_biz_id": 1, "bk_biz_name": "资源池", "default": 1}, {"bk_biz_id": 2, "bk_biz_name": "蓝鲸"}],
-    "set_templates": [{"id": 1, "bk_biz_id": 2, "name": "tpl-web",
-                       "service_templates": [{"id": 1, "name": "svc-nginx", "service_category_id": 2}]}],
-    "users_without_permission": ["contract-denied-user"],
-}
+# The emulator's default world (its custom set model included) plus a user IAM denies: the same world
+# the embedded emulator runs, so a stand-in and the embedded one compare as equals.
+SEED = {**json.loads((REPO / "cmdb_emulator" / "default_seed.json").read_text(encoding="utf-8")),
+        "users_without_permission": ["contract-denied-user"]}
 # What a real run passes against this stand-in: writes allowed, the business, its template, the denied user.
 REAL_ARGS = ("--allow-writes", "--bk-biz-id", "2", "--set-template-id", "1", "--denied-username", "contract-denied-user")
 
