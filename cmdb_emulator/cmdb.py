@@ -1,10 +1,14 @@
 """The CMDB layer: what topo_server + core_service do behind ESB.
 
-Boundary: business rules only (research cmdb_create_set.md §1.1 step table,
-§2 attributes, §3 codes, §4 success document, §5 uniqueness, §6 related APIs,
-§7 version differences).  Input is the already form-validated ESB call;
-output is a `CmdbResponse` (code, message, data, permission) that `esb.py`
-wraps in the ESB envelope.  Persistence goes through `store.Tx`.
+Boundary: business rules only.  `Cmdb.create_set` follows the research's
+step table line by line (cmdb_create_set.md §1.1: T2-T7 topo, C1-C9 core,
+T12 modules; cmdb_model_attributes.md §7 for C2/C3/C7/C8 over the set
+model); the related APIs follow §6 and §6.1, update_set §5 of the model
+note.  Limits and switches come from the rule table (`rules.py`), values
+are checked by `values.py`; the only fault names read here are the
+behavioural seams (`faults.SEAMS`).  Input is the already form-validated
+ESB call; output is a `CmdbResponse` that `esb.py` wraps in the envelope.
+Persistence goes through `store.Tx`.
 """
 
 from __future__ import annotations
@@ -12,68 +16,28 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import messages as m
 from .faults import Faults
+from .golang import trim_space
 from .messages import SET_TEMPLATE_ID_ARG, CmdbError
+from .model import CREATE_IGNORE_KEYS, UPDATE_IGNORE_KEYS, describe, document
+from .rules import Rules, rules_for
 from .store import INT64_MAX, INT64_MIN, DuplicateName, Store, Tx
+from .values import Check, compile_check, stored_time, validate
 from .world import IDLE_SET_NAME, World
 
-NAME_MAX_RUNES = 256
-SINGLECHAR_MAX_BYTES = 256
-LONGCHAR_MAX_BYTES = 2000
-CAPACITY_MIN = 1
-CAPACITY_MAX = 999999999
-
-# RE2's \s is [\t\n\f\r ] (not Python's Unicode \s), so spell it out.
-NAME_RE = re.compile(r'[^\\|/:*,<>"?#\t\n\f\r ]+')
-# Go strings.TrimSpace: unicode.IsSpace = the Unicode White_Space property.
-GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
-)
-TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?")
-
-# createIgnoreKeys (+ bk_obj_id): kept as sent, never validated.
-IGNORE_KEYS = frozenset({
-    "bk_supplier_account", "default", "bk_parent_id", "bk_biz_id", "bk_inst_id",
-    "bk_data_status", "create_time", "last_time", "bk_process_id", "bk_obj_id",
-})
-
-
-@dataclass(frozen=True)
-class Attr:
-    """One set-model attribute (research §2.1)."""
-
-    name: str  # bk_property_name from the DB, Chinese, never translated
-    type: str  # singlechar | longchar | enum | int | time | user
-    required: bool = False
-    enum_ids: tuple[str, ...] = ()
-    min: int | None = None
-    max: int | None = None
-
-
-ATTRS: dict[str, Attr] = {
-    "bk_set_name": Attr("集群名", "singlechar", required=True),
-    "bk_set_desc": Attr("集群描述", "singlechar"),
-    "bk_set_env": Attr("环境类型", "enum", enum_ids=("1", "2", "3")),
-    "bk_service_status": Attr("服务状态", "enum", enum_ids=("1", "2")),
-    "description": Attr("备注", "longchar"),
-    "bk_capacity": Attr("设计容量", "int", min=CAPACITY_MIN, max=CAPACITY_MAX),
-    "set_template_id": Attr("集群模板ID", "int"),
-    "set_template_version": Attr("集群模板", "int"),
-    "bk_created_at": Attr("创建时间", "time"),
-    "bk_created_by": Attr("创建人", "user"),
-    "bk_updated_at": Attr("更新时间", "time"),
-    "bk_updated_by": Attr("更新人", "user"),
-}
-
+NAME_MAX_RUNES = 256  # the number 1199073 names, whatever the rule table enforces
 TZ_CST = timezone(timedelta(hours=8))
-
+EN_IDLE_SET_NAME = "idle pool"  # resources/language/en/inst.json inst_set_default
 PERMISSION_SYSTEM = {"system_id": "bk_cmdb", "system_name": "配置平台"}
+# bk_created_at / bk_updated_at: C8 leaves them alone from release-v3.13.3, save() overwrites them.
+C8_SKIPPED = frozenset({"bk_created_at", "bk_updated_at"})
+# Topo strips these from update_set data (logics/inst/set.go, inst.go).
+UPDATE_STRIPPED = ("metadata", "bk_biz_id", "bk_set_id", "set_template_id", "bk_parent_id")
 
 
 @dataclass
@@ -93,6 +57,20 @@ class Call:
     user: str
     lang: str  # "en" or "zh"
     owner: str = "0"
+    rid: str = ""  # the ESB request_id, which CMDB takes as its rid (X-Bkapi-Request-Id)
+
+
+@dataclass(frozen=True)
+class View:
+    """The set model one business sees (C2 `requireFields`, C3 `propertySlice`, C7 `properties`)."""
+
+    checks: tuple[Check, ...]
+    by_key: dict[str, Check] = field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Required property ids in DB order (in practice bk_set_name, bk_parent_id)."""
+        return tuple(c.key for c in self.checks if c.attr.isrequired)
 
 
 def is_json_int(value: Any) -> bool:
@@ -100,31 +78,26 @@ def is_json_int(value: Any) -> bool:
     return type(value) is int and INT64_MIN <= value <= INT64_MAX
 
 
-def go_trim_space(value: str) -> str:
-    """Go strings.TrimSpace."""
-    return value.strip(GO_SPACE)
-
-
 def parse_default(value: Any) -> int:
     """T4: mapstr Int64("default"); raise 1199998 with the raw Go text on failure."""
     if type(value) is int:
         if INT64_MIN <= value <= INT64_MAX:
             return value
-        raise CmdbError(m.UNKNOWN_ERROR, raw=f'strconv.ParseInt: parsing "{value}": value out of range')
+        raise CmdbError.go(f'strconv.ParseInt: parsing "{value}": value out of range')
     if type(value) is float:
         if value.is_integer() and INT64_MIN <= value <= INT64_MAX:
             return int(value)
-        raise CmdbError(m.UNKNOWN_ERROR, raw=f'strconv.ParseInt: parsing "{value!r}": invalid syntax')
+        raise CmdbError.go(f'strconv.ParseInt: parsing "{value!r}": invalid syntax')
     if isinstance(value, str):
         if re.fullmatch(r"[+-]?[0-9]+", value):
             number = int(value)
             if INT64_MIN <= number <= INT64_MAX:
                 return number
-            raise CmdbError(m.UNKNOWN_ERROR, raw=f'strconv.ParseInt: parsing "{value}": value out of range')
-        raise CmdbError(m.UNKNOWN_ERROR, raw=f'strconv.ParseInt: parsing "{value}": invalid syntax')
+            raise CmdbError.go(f'strconv.ParseInt: parsing "{value}": value out of range')
+        raise CmdbError.go(f'strconv.ParseInt: parsing "{value}": invalid syntax')
     if value is None:
-        raise CmdbError(m.UNKNOWN_ERROR, raw="invalid key(default), not found value")
-    raise CmdbError(m.UNKNOWN_ERROR, raw="invalid num")
+        raise CmdbError.go("invalid key(default), not found value")
+    raise CmdbError.go("invalid num")
 
 
 def default_flag(doc: dict[str, Any]) -> int:
@@ -135,38 +108,39 @@ def default_flag(doc: dict[str, Any]) -> int:
         return 0
 
 
-def now_text(faults: Faults) -> str:
-    """Now as Go RFC3339Nano in +08:00 with millisecond precision, zeros trimmed."""
-    t = time.time()
-    dt = datetime.fromtimestamp(t, TZ_CST)
-    if faults.on("data-time-not-rfc3339"):
+def prints_as_one(value: Any) -> bool:
+    """fmt.Sprint(default) == "1" (TranslateInstanceName's test): 1, 1.0 and "1", never true."""
+    return value == "1" or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1)
+
+
+def translated_set(doc: dict[str, Any], lang: str) -> dict[str, Any]:
+    """multilingual.TranslateInstanceName on a set read through core (research cmdb §4, §6.1)."""
+    name = doc.get("bk_set_name", IDLE_SET_NAME)
+    if name == IDLE_SET_NAME and prints_as_one(doc.get("default")):
+        doc["bk_set_name"] = EN_IDLE_SET_NAME if lang == "en" else IDLE_SET_NAME
+    return doc
+
+
+def now_text(rules: Rules) -> str:
+    """Now as CMDB prints a stored datetime: Go RFC3339Nano in +08:00, milliseconds, zeros trimmed."""
+    dt = datetime.fromtimestamp(time.time(), TZ_CST)
+    if rules.time_layout == "datetime":
         return dt.strftime("%Y-%m-%d %H:%M:%S")
     frac = f"{dt.microsecond // 1000:03d}".rstrip("0")
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "+08:00"
 
 
-class _C7Error(Exception):
-    """Marks an error raised inside C7 (for the state-persist-on-error fault)."""
-
-    def __init__(self, error: CmdbError) -> None:
-        super().__init__(error.code)
-        self.error = error
-
-
 class Cmdb:
-    """create/search/update/delete of sets and the read-only helpers."""
+    """create/search/update/delete of sets, the set model, and the read-only helpers."""
 
     def __init__(self, store: Store, world: World, faults: Faults, version: str) -> None:
         self.store = store
         self.world = world
         self.faults = faults
         self.version = version
-        wrap = version == "3.14"
-        if wrap and faults.on("version-313-codes-under-314"):
-            wrap = False
-        if not wrap and faults.on("version-314-codes-under-313"):
-            wrap = True
-        self.wrap = wrap
+        self.rules = rules_for(version, faults)
+        self._instances = frozenset(b.bk_biz_id for b in world.businesses)
+        self._views: dict[int, View] = {}
 
     # ------------------------------------------------------------------ helpers
     def _ok(self, call: Call, data: Any) -> CmdbResponse:
@@ -175,11 +149,21 @@ class Cmdb:
     def _err(self, call: Call, error: CmdbError) -> CmdbResponse:
         return CmdbResponse(error.code, error.message(call.lang))
 
-    def _wrapped(self, error: CmdbError) -> CmdbError:
-        """v3.14: errors of C3-C8 become 1199011 "'<inner>' ..." (research §1.1)."""
-        if self.wrap:
-            return CmdbError(m.PARAMS_IS_INVALID, inner=error)
-        return error
+    def _wrapped(self, error: CmdbError, custom: bool = False) -> CmdbError:
+        """v3.14: errors of C3-C8 (and of update_set's checks) become 1199011 "'<inner>' ..."."""
+        wrap = self.rules.wrap_custom_errors if custom else self.rules.wrap_errors
+        return CmdbError(m.PARAMS_IS_INVALID, inner=error) if wrap else error
+
+    def view(self, biz_id: int) -> View:
+        """The attributes create_set loads for `biz_id`: global + that business's (research model §1.1)."""
+        cached = self._views.get(biz_id)
+        if cached is None:
+            scope = biz_id if self.rules.business_scoped else None
+            checks = tuple(compile_check(a, self.rules, self._instances)
+                           for a in self.world.set_model.for_business(scope))
+            cached = View(checks, {c.key: c for c in checks})
+            self._views[biz_id] = cached
+        return cached
 
     def _denied(self, call: Call, tx: Tx, biz_id: int) -> CmdbResponse | None:
         """A2: IAM create_biz_topology on the business (9900403 + permission)."""
@@ -205,113 +189,47 @@ class Cmdb:
         if not INT64_MIN <= biz_id <= INT64_MAX:
             raise CmdbError(m.PARAMS_NEED_INT, "business id")
 
-    def _validate_attr(self, key: str, attr: Attr, value: Any) -> Any:
-        """C7 per-attribute validation (research §2.3); returns the value to store."""
-        f = self.faults
-        if attr.type in ("singlechar", "longchar"):
-            if value is None or (attr.type == "longchar" and value == ""):
-                if attr.required and not (key == "bk_set_name" and f.on("accept-blank-name")):
-                    raise CmdbError(m.PARAMS_NEED_SET, attr.name)
-                return value
-            if not isinstance(value, str):
-                raise CmdbError(m.PARAMS_NEED_STRING, attr.name)
-            limit = SINGLECHAR_MAX_BYTES if attr.type == "singlechar" else LONGCHAR_MAX_BYTES
-            skip_limit = (key == "bk_set_name" and f.on("accept-long-name-bytes")) or (
-                key == "bk_set_desc" and f.on("accept-long-desc"))
-            if not skip_limit and len(value.encode("utf-8", "surrogatepass")) > limit:
-                raise CmdbError(m.OVER_LIMIT, attr.name)
-            if value == "" and attr.required and not (key == "bk_set_name" and f.on("accept-blank-name")):
-                raise CmdbError(m.PARAMS_NEED_SET, attr.name)
-            if key == "bk_set_name" and "##" in value and not f.on("accept-forbidden-chars"):
-                raise CmdbError(m.PARAMS_INVALID, value)
-            return value
-        if attr.type == "enum":
-            if value is None:
-                return None
-            if not isinstance(value, str):
-                raise CmdbError(m.PARAMS_INVALID, attr.name)
-            if key == "bk_set_env" and value == "1" and f.on("reject-env-test"):
-                raise CmdbError(m.PARAMS_INVALID, attr.name)
-            if value not in attr.enum_ids and not f.on("accept-bad-enum"):
-                raise CmdbError(m.PARAMS_INVALID, attr.name)
-            return value
-        if attr.type == "int":
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise CmdbError(m.PARAMS_NEED_INT, attr.name)
-            # GetInt64ByInterface on a non-integral json.Number gives 0.
-            number = value if is_json_int(value) else 0
-            if attr.min is not None:
-                low, high = attr.min, attr.max
-                assert high is not None
-                if key == "bk_capacity":
-                    if f.on("accept-capacity-out-of-range"):
-                        return value
-                    if f.on("reject-capacity-min"):
-                        low += 1
-                    if f.on("reject-capacity-max"):
-                        high -= 1
-                if not low <= number <= high:
-                    raise CmdbError(m.PARAMS_INVALID, attr.name)
-            return value
-        if attr.type == "time":
-            if value is None or value == "":
-                return value
-            if not isinstance(value, str) or not TIME_RE.fullmatch(value):
-                raise CmdbError(m.PARAMS_INVALID, attr.name)
-            return value
-        # user
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise CmdbError(m.PARAMS_NEED_STRING, attr.name)
-        return value
-
-    def _validate_name(self, data: dict[str, Any]) -> None:
+    # ------------------------------------------------------- steps shared with update
+    def _check_name(self, data: dict[str, Any]) -> None:
         """C4 + C5 on data["bk_set_name"] (which is present); writes back the trimmed name."""
-        f = self.faults
+        r = self.rules
         name = data["bk_set_name"]
         if not isinstance(name, str):
-            if not f.on("accept-non-string-name"):
+            if not r.name_coerced:
                 raise CmdbError(m.PARAMS_NEED_STRING, "bk_set_name")
             name = str(name)
-        if not f.on("reject-padded-name"):
-            name = name.strip(" ")
-        if not name and not f.on("accept-blank-name"):
+        name = name.strip(r.name_trim)  # strings.Trim(name, " "): ASCII spaces only
+        if not name and not r.name_may_be_blank:
             raise CmdbError(m.PARAMS_NEED_SET, "bk_set_name")
-        limit = NAME_MAX_RUNES - 1 if f.on("reject-name-256") else NAME_MAX_RUNES
-        if len(name) > limit and not f.on("accept-long-name"):
+        if len(name) > r.name_max_runes:
             raise CmdbError(m.VALUE_EXCEED_MAX, "bk_set_name", NAME_MAX_RUNES)
-        if name and not f.on("accept-forbidden-chars") and not NAME_RE.fullmatch(name):
-            raise CmdbError(m.PARAMS_INVALID, "bk_set_name")
-        if f.on("reject-multibyte-name") and not name.isascii():
+        if name and r.name_pattern is not None and not r.name_pattern.fullmatch(name):
             raise CmdbError(m.PARAMS_INVALID, "bk_set_name")
         data["bk_set_name"] = name
 
-    def _validate_values(self, data: dict[str, Any], sent: dict[str, Any]) -> None:
-        """C7: drop unknown keys, TrimSpace strings, validate each attribute."""
-        f = self.faults
-        # Go map order is random; any fixed order is as good.  Keys filled by C3
-        # hold valid defaults, so only keys the client sent need the checks.
-        for key in sorted(k for k in data if k in sent or k == "bk_set_name"):
-            if key in IGNORE_KEYS:
+    def _check_value(self, check: Check, data: dict[str, Any], key: str, rid: str) -> None:
+        """One C7 key: TrimSpace a top-level string (written back), then Attribute.Validate."""
+        value = data[key]
+        if isinstance(value, str):
+            value = data[key] = trim_space(value)
+        try:
+            data[key] = validate(check, value, rid)
+        except CmdbError as error:
+            raise self._wrapped(error, check.custom) from None
+
+    def _convert_times(self, data: dict[str, Any], view: View) -> None:
+        """C8 changeStringToTime, DB order: a time string is stored as a datetime; "" and non-times fail."""
+        for check in view.checks:
+            if check.kind != "time" or check.key in C8_SKIPPED or data.get(check.key) is None:
                 continue
-            if key == "description" and f.on("reject-description") and key in sent:
-                raise CmdbError(m.PARAMS_INVALID, "description")
-            attr = ATTRS.get(key)
-            if attr is None:
-                if not f.on("data-unknown-field-kept"):
-                    del data[key]
-                continue
-            value = data[key]
-            if isinstance(value, str):
-                value = go_trim_space(value)
-            data[key] = self._validate_attr(key, attr, value)
+            try:
+                data[check.key] = stored_time(data[check.key])
+            except CmdbError as error:
+                raise self._wrapped(error, check.custom) from None
 
     # --------------------------------------------------------------- create_set
     def create_set(self, call: Call, biz_id: int, data: dict[str, Any]) -> CmdbResponse:
-        """POST /api/v3/set/{bk_biz_id} (research §1.1 and §9)."""
+        """POST /api/v3/set/{bk_biz_id} (research cmdb §1.1 and §9, model §7)."""
         try:
             with self.store.transaction() as tx:
                 denied = self._denied(call, tx, biz_id)
@@ -320,7 +238,7 @@ class Cmdb:
                 prepared = self._prepare_create(call, tx, biz_id, data)
                 if not self.faults.on("state-race-duplicate"):
                     return self._insert(call, tx, *prepared)
-            # The race fault: check, release, sleep, insert without an index.
+            # Seam of state-race-duplicate: check, release, sleep, insert without an index.
             with self.store.transaction() as tx:
                 taken = tx.name_taken(prepared[0].get("bk_parent_id"), str(prepared[0]["bk_set_name"]))
             if taken:
@@ -333,155 +251,152 @@ class Cmdb:
 
     def _prepare_create(
         self, call: Call, tx: Tx, biz_id: int, sent: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any] | None, Any, CmdbError | None]:
-        """T2-C8; returns (data, template, name as sent, pending C7 error)."""
-        f = self.faults
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, list[str], CmdbError | None]:
+        """T2-C8; returns (data, template, innertable keys to attach, pending C7 error)."""
+        r = self.rules
+        # T2
         self._check_path_biz(biz_id)
-        data = dict(sent)
-        sent_name = sent.get("bk_set_name")
+        data = dict(sent)  # request order: C7 walks it first, the keys C3 fills come after
         # T3
         data["bk_biz_id"] = biz_id
         data.pop("metadata", None)
         # T4
         if "default" not in data:
-            data["default"] = 0
-            default = 0
+            data["default"] = default = 0
         else:
             try:
                 default = parse_default(data["default"])
             except CmdbError:
-                if not f.on("accept-bad-default"):
+                if not r.bad_default_stored_as_zero:
                     raise
                 data["default"] = default = 0
-        # T5-T7
+        # T5, T6
         template = None
         if "set_template_id" in data:
             tpl_id = data["set_template_id"]
             if not is_json_int(tpl_id):
                 raise CmdbError(m.PARAMS_INVALID, SET_TEMPLATE_ID_ARG)
             if tpl_id != 0:
-                if f.on("reject-template"):
+                template = None if r.template_lookup == "never-found" else tx.set_template(biz_id, tpl_id)
+                if template is None and r.template_lookup != "unknown-ignored":
                     raise CmdbError(m.NOT_FOUND)
-                template = tx.set_template(biz_id, tpl_id)
-                if template is None and not f.on("accept-unknown-template"):
-                    raise CmdbError(m.NOT_FOUND)
+        # T7: the template's attribute values overwrite the client's
         if default != 0:
             template = None
-        data["set_template_id"] = template["id"] if template else 0
-        if f.on("data-template-id-dropped"):
-            data["set_template_id"] = 0
+        data["set_template_id"] = template["id"] if template and r.template_id_recorded else 0
+        if template:
+            data.update(self._template_attributes(template["id"]))
         # C1 (choice: 0 and negative ids are rejected like a missing business)
-        if not f.on("accept-unknown-business") and (biz_id <= 0 or tx.business(biz_id) is None):
+        if r.business_checked and (biz_id <= 0 or tx.business(biz_id) is None):
             raise CmdbError(m.PARAMS_IS_INVALID, "bk_biz_id")
+        view = self.view(biz_id)
         # C2 (never wrapped)
-        if "bk_set_name" not in data:
-            raise CmdbError(m.PARAMS_NEED_SET, "bk_set_name")
-        if "bk_parent_id" not in data:
-            if not f.on("accept-missing-parent"):
-                raise CmdbError(m.PARAMS_NEED_SET, "bk_parent_id")
-            data["bk_parent_id"] = None
-        # C3 FillLostFieldValue
-        self._fill_lost(data)
-        pending: CmdbError | None = None
+        for key in view.required:
+            if key not in data and (key != "bk_parent_id" or r.parent_required):
+                raise CmdbError(m.PARAMS_NEED_SET, key)
+        # C3 FillLostFieldValue (3.11.1+: the attribute defaults); filled values are valid by
+        # construction (the seed loader refuses a default C7 would refuse), so C7 only trims them.
+        filled: set[str] = set()
+        for check in view.checks:
+            if check.key not in data and check.fills:
+                data[check.key] = check.fill()
+                filled.add(check.key)
+        # C4, C5, C6 (wrapped in 3.14)
         try:
-            # C4, C5
-            self._validate_name(data)
-            # C6
+            self._check_name(data)
             parent = data["bk_parent_id"]
-            if not (parent is None and f.on("accept-missing-parent")) and (
-                    not is_json_int(parent) or parent <= 0):
+            if not (parent is None and not r.parent_required) and (not is_json_int(parent) or parent <= 0):
                 raise CmdbError(m.PARAMS_INVALID, "bk_parent_id")
-            # C7
-            try:
-                self._validate_values(data, sent)
-            except CmdbError as error:
-                raise _C7Error(error) from None
-        except _C7Error as marked:
-            if not f.on("state-persist-on-error"):
-                raise self._wrapped(marked.error) from None
-            pending = self._wrapped(marked.error)
         except CmdbError as error:
             raise self._wrapped(error) from None
-        if f.on("data-capacity-default-0") and "bk_capacity" not in sent:
-            data["bk_capacity"] = 0
-        return data, template, sent_name, pending
+        # C7 (Go map order; here: request order, then the filled keys)
+        attach: list[str] = []
+        try:
+            self._check_create_values(data, view, sent, filled, attach, call.rid)
+        except CmdbError as error:
+            if not self.faults.on("state-persist-on-error"):  # seam
+                raise
+            return data, template, attach, error
+        # C8
+        self._convert_times(data, view)
+        return data, template, attach, None
 
-    def _fill_lost(self, data: dict[str, Any]) -> None:
-        f = self.faults
-        defaults: dict[str, Any] = {
-            "bk_set_desc": "", "description": "",
-            "bk_set_env": "2" if f.on("data-env-default-2") else "3",
-            "bk_service_status": "2" if f.on("data-status-default-2") else "1",
-            "bk_capacity": None,
-            "set_template_version": None, "bk_created_at": None, "bk_created_by": None,
-            "bk_updated_at": None, "bk_updated_by": None,
-        }
-        for key, value in defaults.items():
-            if key not in data:
-                data[key] = value
+    def _check_create_values(self, data: dict[str, Any], view: View, sent: dict[str, Any],
+                             filled: set[str], attach: list[str], rid: str) -> None:
+        """C7 validateCreateInstValue over every key of `data`."""
+        r = self.rules
+        for key in list(data):
+            if key in CREATE_IGNORE_KEYS:
+                continue  # kept as sent, never validated
+            if key in r.refused_keys and key in sent:
+                raise self._wrapped(CmdbError(m.PARAMS_INVALID, key))
+            check = view.by_key.get(key)
+            if check is None:
+                if r.unknown_keys_dropped:
+                    del data[key]  # not an attribute of this model for this business
+                continue
+            if key in filled:
+                if isinstance(data[key], str):
+                    data[key] = trim_space(data[key])
+                continue
+            self._check_value(check, data, key, rid)
+            if check.kind == "innertable":
+                if data[key]:
+                    attach.append(key)
+                del data[key]
+
+    def _template_attributes(self, template_id: int) -> dict[str, Any]:
+        template = next((t for t in self.world.set_templates if t.id == template_id), None)
+        return dict(template.attributes) if template else {}
 
     def _next_set_id(self, tx: Tx) -> int:
-        if self.faults.on("state-id-reuse"):
+        if self.faults.on("state-id-reuse"):  # seam
             return tx.max_set_id() + 1
         return tx.next_id("set")
 
     def _insert(self, call: Call, tx: Tx, data: dict[str, Any], template: dict[str, Any] | None,
-                sent_name: Any, pending: CmdbError | None) -> CmdbResponse:
-        """C9 + T12: take an id, insert (unique index), create template modules."""
-        f = self.faults
+                attach: list[str], pending: CmdbError | None) -> CmdbResponse:
+        """C9 save, the innertable attach, T12 modules, and the re-read through core (research cmdb §4)."""
         set_id = self._next_set_id(tx)
-        now = now_text(f)
+        now = now_text(self.rules)
         doc = dict(data)
         doc.update({
             "bk_set_id": set_id, "bk_supplier_account": call.owner,
             "create_time": now, "last_time": now, "bk_created_at": now, "bk_updated_at": now,
             "bk_created_by": call.user,
         })
-        if pending is not None:  # fault state-persist-on-error
+        if pending is not None:  # seam of state-persist-on-error
             with contextlib.suppress(DuplicateName):
                 tx.insert_set(doc)
             return self._err(call, pending)
-        if not f.on("state-not-persisted"):
-            try:
-                tx.insert_set(doc)
-            except DuplicateName:
-                # The id stays consumed: the sequence update is committed.
-                return self._err(call, CmdbError(m.SET_NAME_DUPLICATED))
-            if template is not None:
-                for svc in tx.service_templates(template["id"]):
-                    tx.insert_module({
-                        "bk_module_id": tx.next_id("module"), "bk_module_name": svc["name"],
-                        "bk_set_id": set_id, "bk_parent_id": set_id, "bk_biz_id": doc["bk_biz_id"],
-                        "service_template_id": svc["id"], "set_template_id": template["id"],
-                        "service_category_id": svc["service_category_id"], "default": 0,
-                        "bk_supplier_account": call.owner, "create_time": now, "last_time": now,
-                    })
-        return self._ok(call, self._present_created(dict(sorted(doc.items())), sent_name))
-
-    def _present_created(self, doc: dict[str, Any], sent_name: Any) -> dict[str, Any]:
-        """Apply the success-data faults to a create response."""
-        f = self.faults
-        if not f:
-            return doc
-        if f.on("data-capacity-string") and doc.get("bk_capacity") is not None:
-            doc["bk_capacity"] = str(doc["bk_capacity"])
-        if f.on("data-set-id-string"):
-            doc["bk_set_id"] = str(doc["bk_set_id"])
-        if f.on("data-name-untrimmed"):
-            doc["bk_set_name"] = sent_name
-        if f.on("data-desc-dropped"):
-            doc["bk_set_desc"] = ""
-        if f.on("data-default-missing"):
-            doc.pop("default", None)
-        if f.on("data-template-version-array"):
-            doc["set_template_version"] = []
-        if f.on("data-supplier-account-empty"):
-            doc["bk_supplier_account"] = ""
-        return doc
+        if self.faults.on("state-not-persisted"):  # seam
+            return self._ok(call, translated_set(dict(sorted(doc.items())), call.lang))
+        try:
+            tx.insert_set(doc)
+        except DuplicateName:
+            # Any duplicate key answers 1101108; the id stays consumed (the sequence update is committed).
+            return self._err(call, CmdbError(m.SET_NAME_DUPLICATED))
+        if attach:
+            # AttachQuotedInst: the emulator holds no table-model instances, so no id can be attached;
+            # the set is rolled back (its id stays consumed) and the property id is named, unwrapped.
+            tx.delete_sets([set_id])
+            return self._err(call, CmdbError(m.PARAMS_INVALID, attach[0]))
+        if template is not None:
+            for svc in tx.service_templates(template["id"]):
+                tx.insert_module({
+                    "bk_module_id": tx.next_id("module"), "bk_module_name": svc["name"],
+                    "bk_set_id": set_id, "bk_parent_id": set_id, "bk_biz_id": doc["bk_biz_id"],
+                    "service_template_id": svc["id"], "set_template_id": template["id"],
+                    "service_category_id": svc["service_category_id"], "default": 0, "bk_module_type": "1",
+                    "operator": "", "bk_bak_operator": "", "host_apply_enabled": False,
+                    "bk_supplier_account": call.owner, "create_time": now, "last_time": now,
+                    "bk_created_at": now, "bk_updated_at": now, "bk_created_by": call.user, "bk_updated_by": None,
+                })
+        return self._ok(call, translated_set(dict(sorted(doc.items())), call.lang))
 
     # --------------------------------------------------------------- update_set
     def update_set(self, call: Call, biz_id: int, set_id: int, sent: dict[str, Any]) -> CmdbResponse:
-        """PUT /api/v3/set/{bk_biz_id}/{bk_set_id} (research §6)."""
+        """PUT /api/v3/set/{bk_biz_id}/{bk_set_id} (research model §5, cmdb §6)."""
         try:
             with self.store.transaction() as tx:
                 denied = self._denied(call, tx, biz_id)
@@ -493,22 +408,22 @@ class Cmdb:
                     raise CmdbError(m.NOT_FOUND)
                 if default_flag(current) != 0:
                     raise CmdbError(m.BUILT_IN_SET)
+                self._check_template_bound(current, sent)
                 data = dict(sent)
-                # Choice: `default` is stripped too, so a set cannot become built-in by update.
-                for key in ("bk_parent_id", "bk_biz_id", "bk_set_id", "set_template_id",
-                            "metadata", "default", "bk_supplier_account"):
+                for key in UPDATE_STRIPPED:
                     data.pop(key, None)
-                try:
-                    if "bk_set_name" in data:
-                        self._validate_name(data)
-                    self._validate_values(data, sent)
-                except CmdbError as error:
-                    raise self._wrapped(error) from None
-                now = now_text(self.faults)
-                doc = {**current, **data, "bk_updated_by": call.user, "bk_updated_at": now,
-                       "last_time": now}
+                view = self.view(int(current["bk_biz_id"]))
+                if "bk_set_name" in data:
+                    try:
+                        self._check_name(data)
+                    except CmdbError as error:
+                        raise self._wrapped(error) from None
+                self._check_update_values(data, view, call.rid)
+                self._convert_times(data, view)
+                now = now_text(self.rules)
+                doc = {**current, **data, "bk_updated_by": call.user, "bk_updated_at": now, "last_time": now}
                 if (doc["bk_set_name"] != current["bk_set_name"]
-                        and self.faults.on("state-race-duplicate")
+                        and self.faults.on("state-race-duplicate")  # seam: no unique index to rely on
                         and tx.name_taken(doc.get("bk_parent_id"), doc["bk_set_name"], set_id)):
                     raise CmdbError(m.SET_NAME_DUPLICATED)
                 try:
@@ -518,6 +433,34 @@ class Cmdb:
                 return self._ok(call, None)
         except CmdbError as error:
             return self._err(call, error)
+
+    def _check_update_values(self, data: dict[str, Any], view: View, rid: str) -> None:
+        """validOneUpdateInstKeyVal: no fill, no required check; non-editable keys silently dropped."""
+        r = self.rules
+        for key in list(data):
+            if key in UPDATE_IGNORE_KEYS:
+                continue  # kept as sent: "default": 1 makes the set built-in afterwards
+            check = view.by_key.get(key)
+            if check is None:
+                if r.unknown_keys_dropped:
+                    del data[key]
+                continue
+            if not check.attr.editable or check.kind == "innertable":
+                del data[key]
+                continue
+            if key in r.refused_keys:
+                raise self._wrapped(CmdbError(m.PARAMS_INVALID, key))
+            self._check_value(check, data, key, rid)
+
+    def _check_template_bound(self, current: dict[str, Any], sent: dict[str, Any]) -> None:
+        """Topo: a set made from a template may not change the template's attributes (1199083, unwrapped)."""
+        tpl_id = current.get("set_template_id") or 0
+        if not tpl_id:
+            return
+        bound = self._template_attributes(int(tpl_id))
+        changed = [k for k in sent if k in bound and not _same(sent[k], current.get(k))]
+        if changed:
+            raise CmdbError(m.MODIFY_FORBIDDEN, ",".join(changed))
 
     # --------------------------------------------------------------- delete_set
     def delete_sets(self, call: Call, biz_id: int, set_ids: list[int]) -> CmdbResponse:
@@ -536,7 +479,7 @@ class Cmdb:
                     if default_flag(doc) != 0:
                         raise CmdbError(m.BUILT_IN_SET)
                     found.append(set_id)
-                if found and not self.faults.on("state-delete-noop"):
+                if found and not self.faults.on("state-delete-noop"):  # seam
                     tx.delete_sets(found)
                 return self._ok(call, None)
         except CmdbError as error:
@@ -546,7 +489,7 @@ class Cmdb:
     def search_set(self, call: Call, biz_id: int, fields: list[Any] | None,
                    condition: dict[str, Any] | None, filter_: dict[str, Any] | None,
                    page: dict[str, Any] | None) -> CmdbResponse:
-        """POST /api/v3/set/search/{owner}/{bk_biz_id} -> {count, info}."""
+        """POST /api/v3/set/search/{owner}/{bk_biz_id} -> {count, info} (research cmdb §6.1)."""
         try:
             if condition and filter_:
                 raise CmdbError(m.PARAMS_IS_INVALID, "condition and filter")
@@ -557,15 +500,12 @@ class Cmdb:
                 docs = [d for d in docs if match_condition(d, condition)]
             elif filter_:
                 docs = [d for d in docs if match_filter(d, filter_)]
-            if call.lang == "en":
-                for d in docs:
-                    if d.get("bk_set_name") == IDLE_SET_NAME and default_flag(d) == 1:
-                        d["bk_set_name"] = "idle pool"
-            if self.faults.on("data-supplier-account-empty"):
-                for d in docs:
-                    d["bk_supplier_account"] = ""
+            # Core appends `default` to a projection of >= 2 fields, or of 1 non-empty field.
+            if fields and (len(fields) > 1 or fields[0] != ""):
+                fields = [*fields, "default"]
             count, info = paginate(docs, page, "bk_set_id")
-            return self._ok(call, {"count": count, "info": project(info, fields)})
+            rows = [translated_set(row, call.lang) for row in project(info, fields)]
+            return self._ok(call, {"count": count, "info": rows})
         except CmdbError as error:
             return self._err(call, error)
 
@@ -599,23 +539,26 @@ class Cmdb:
             return self._err(call, error)
 
     def search_biz_inst_topo(self, call: Call, biz_id: int, level: int | None) -> CmdbResponse:
-        """POST /api/v3/find/topoinst/biz/{bk_biz_id} -> [biz node with sets and modules]."""
+        """POST /api/v3/find/topoinst/biz/{bk_biz_id}: the whole tree, `level` ignored (research cmdb §6.1)."""
         try:
             self._check_path_biz(biz_id)
             with self.store.transaction() as tx:
                 biz = tx.business(biz_id)
                 if biz is None:
                     return self._ok(call, [])
-                sets = tx.sets_of_biz(biz_id)
+                # Sets are attached by bk_parent_id only (no bk_biz_id filter), without the idle set
+                # (default != 1; a string "1" is not 1 to Mongo), sorted by `default`.
+                sets = [s for s in tx.sets_under_parent(biz_id) if not _mongo_equals_one(s.get("default"))]
+                sets.sort(key=lambda s: (_sort_key(s.get("default", 0)), s["bk_set_id"]))
                 modules = {s["bk_set_id"]: tx.modules_of_set(s["bk_set_id"]) for s in sets}
             children = [{
-                "bk_inst_id": s["bk_set_id"], "bk_inst_name": s["bk_set_name"], "bk_obj_id": "set",
-                "bk_obj_name": "集群", "default": s.get("default", 0),
+                "bk_inst_id": s["bk_set_id"], "bk_inst_name": translated_set(s, call.lang)["bk_set_name"],
+                "bk_obj_id": "set", "bk_obj_name": "集群", "default": default_flag(s),
                 "child": [{
                     "bk_inst_id": mod["bk_module_id"], "bk_inst_name": mod["bk_module_name"],
                     "bk_obj_id": "module", "bk_obj_name": "模块", "default": mod.get("default", 0),
                     "child": [],
-                } for mod in modules[s["bk_set_id"]]],
+                } for mod in sorted(modules[s["bk_set_id"]], key=lambda d: (d.get("default", 0), d["bk_module_id"]))],
             } for s in sets]
             return self._ok(call, [{
                 "bk_inst_id": biz_id, "bk_inst_name": biz["bk_biz_name"], "bk_obj_id": "biz",
@@ -623,6 +566,38 @@ class Cmdb:
             }])
         except CmdbError as error:
             return self._err(call, error)
+
+    def search_object_attribute(self, call: Call, condition: dict[str, Any]) -> CmdbResponse:
+        """POST /api/v3/find/objectattr: the set model as the API shows it (research model §4)."""
+        try:
+            cond = dict(condition)
+            biz_id = cond.pop("bk_biz_id", None)
+            if biz_id is not None and not is_json_int(biz_id):
+                raise CmdbError(m.JSON_UNMARSHAL_FAILED)  # ModelType.BizID is an int64
+            page = cond.pop("page", None)
+            if page is not None and not isinstance(page, dict):
+                raise CmdbError(m.PARAMS_IS_INVALID, "page")
+            # topo forces these, whatever the client asked for
+            cond["bk_issystem"] = False
+            cond["bk_isapi"] = False
+            scope = biz_id if biz_id and biz_id > 0 else 0
+            attrs = [a for a in self.world.set_model.for_business(scope)
+                     if a.bk_property_type != "innertable" and match_condition(document(a), cond)]
+            docs = [{"id": a.id, "attr": a} for a in attrs]
+            _, shown = paginate(docs, page, "id")
+            return self._ok(call, [describe(d["attr"], call.lang) for d in shown])
+        except CmdbError as error:
+            return self._err(call, error)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """reflect.DeepEqual of two decoded JSON values (true is not 1)."""
+    return a == b and type(a) is type(b)
+
+
+def _mongo_equals_one(value: Any) -> bool:
+    """Whether Mongo's {default: {$ne: 1}} leaves the row out (numbers equal to 1, not the string "1")."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1
 
 
 # ---------------------------------------------------------------- query helpers

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import postprocess
 from .cmdb import Call, Cmdb, CmdbResponse
 from .faults import Faults
-from .messages import NO_PERMISSION
+from .postprocess import Answer
 from .world import World
 
 JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
+HTML_TYPE = postprocess.HTML_TYPE
 TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_BODY = 1024 * 1024
 PREFIX = "/api/c/compapi/"
@@ -157,6 +158,7 @@ class Esb:
             "search_business": self._search_business,
             "list_set_template": self._list_set_template,
             "search_biz_inst_topo": self._search_biz_inst_topo,
+            "search_object_attribute": self._search_object_attribute,
         }
 
     # -------------------------------------------------------------- entry point
@@ -169,20 +171,19 @@ class Esb:
             if self.log_errors:
                 traceback.print_exc()
             reply = Reply(500, JSON_TYPE, dumps(ABNORMAL_BODY))
-        if self.faults.on("envelope-content-type-html"):
-            reply.content_type = HTML_TYPE
+        reply.content_type = postprocess.finish(self.faults, reply.content_type)
         return reply
 
     def _handle(self, method: str, path: str, query: str, headers: Mapping[str, str],
                 body: bytes | None) -> Reply:
         if not path.startswith(PREFIX):
-            return Reply(404, JSON_TYPE, dumps(self._faulty(NOT_FOUND_BODY, None)))
+            return self._reply(Answer("page", None, dict(NOT_FOUND_BODY), 404))
         channel = "/" + path[len(PREFIX):].strip("/") + "/"
         if method not in ("GET", "POST"):
-            return Reply(404, JSON_TYPE, dumps(self._faulty(NOT_FOUND_BODY, None)))
+            return self._reply(Answer("page", None, dict(NOT_FOUND_BODY), 404))
         match = _CC_PATH.fullmatch(channel)
         if match is None:
-            return Reply(404, JSON_TYPE, dumps(self._faulty(NOT_FOUND_BODY, None)))
+            return self._reply(Answer("page", None, dict(NOT_FOUND_BODY), 404))
         name = match.group(1)
         handler = self.components.get(name)
         if handler is None:
@@ -192,25 +193,28 @@ class Esb:
         if body is None:
             return self._esb_error(EsbError(
                 COMMON_ERROR, f"Request body is too large, the limit is {MAX_BODY} bytes", False), name)
-        request_id = str(uuid.uuid4()) if self.faults.on("envelope-request-id-dashed") else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex
+        params: dict[str, Any] = {}
         try:
             authorization = self._header_authorization(headers)
-            params = self._params(method, query, headers, body)
-            if isinstance(params, Reply):
-                return params
+            decoded = self._params(method, query, headers, body)
+            if isinstance(decoded, Reply):
+                return decoded
+            params = decoded
             if authorization is None or self.faults.on("reject-header-auth"):
                 authorization = {} if self.faults.on("reject-body-auth") else params
             user = self._authenticate(authorization)
             lang = "en" if headers.get("blueking-language", "en") == "en" else "zh"
             response = handler(params, Call(user=user, lang=lang,
-                                            owner=char_field(params, "bk_supplier_account") or "0"))
+                                            owner=char_field(params, "bk_supplier_account") or "0",
+                                            rid=request_id))
         except EsbError as error:
             return self._esb_error(error, name, request_id if error.in_channel else None)
         except FormError as error:
             return self._esb_error(EsbError(COMMON_ERROR, str(error)), name, request_id)
         except _Robust500 as crash:
             return crash.reply
-        return self._passthrough(response, name, request_id)
+        return self._passthrough(response, name, request_id, params)
 
     # ------------------------------------------------------------------- params
     def _header_authorization(self, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -282,53 +286,25 @@ class Esb:
                        "identity, such as bk_token, bk_username")
 
     # ---------------------------------------------------------------- envelopes
-    def _faulty(self, body: dict[str, Any], component: str | None) -> dict[str, Any]:
-        """Envelope-level serialisation faults shared by every JSON answer."""
-        f = self.faults
-        if not f:
-            return body
-        body = dict(body)
-        if f.on("envelope-result-string") and "result" in body:
-            body["result"] = "true" if body["result"] is True else "false"
-        if f.on("envelope-code-string") and "code" in body:
-            body["code"] = str(body["code"])
-        if f.on("envelope-no-request-id") and component == "create_set":
-            body.pop("request_id", None)
-        return body
+    def _reply(self, answer: Answer) -> Reply:
+        """Every JSON answer leaves through here: post-processed (envelope and data faults), serialised."""
+        postprocess.apply(self.faults, answer)
+        return Reply(answer.status, JSON_TYPE, dumps(answer.body))
 
     def _esb_error(self, error: EsbError, component: str, request_id: str | None = None) -> Reply:
         body: dict[str, Any] = {"result": False, "code": error.code, "data": None,
                                 "message": error.message}
         if request_id is not None:
             body["request_id"] = request_id
-        return Reply(200, JSON_TYPE, dumps(self._faulty(body, component)))
+        return self._reply(Answer("esb", component, body))
 
-    def _passthrough(self, resp: CmdbResponse, component: str, request_id: str) -> Reply:
+    def _passthrough(self, resp: CmdbResponse, component: str, request_id: str,
+                     params: dict[str, Any]) -> Reply:
         """CCClient.format_response + request_id (research esb §2.3)."""
-        f = self.faults
-        ok = resp.code == 0
-        body: dict[str, Any] = {"result": ok, "code": resp.code, "data": resp.data,
+        body: dict[str, Any] = {"result": resp.code == 0, "code": resp.code, "data": resp.data,
                                 "message": resp.message, "permission": resp.permission,
                                 "request_id": request_id}
-        status = 200
-        if f:
-            if ok:
-                if f.on("envelope-code-nonzero-on-success") and component == "create_set":
-                    body["code"] = 1
-                if f.on("envelope-permission-on-success"):
-                    body["permission"] = {}
-            else:
-                if f.on("envelope-result-true-on-error"):
-                    body["result"] = True
-                if f.on("envelope-empty-message-on-error"):
-                    body["message"] = ""
-                if f.on("envelope-data-on-error"):
-                    body["data"] = {}
-                if f.on("envelope-permission-null-on-403") and resp.code == NO_PERMISSION:
-                    body["permission"] = None
-                if f.on("envelope-http-400-on-error"):
-                    status = 400
-        return Reply(status, JSON_TYPE, dumps(self._faulty(body, component)))
+        return self._reply(Answer("cmdb", component, body, request=params))
 
     # --------------------------------------------------------------- components
     @staticmethod
@@ -342,7 +318,7 @@ class Esb:
             raise _Robust500(_text_traceback())
         biz_id = self._biz(params)
         data = type_field(params, "data", "data", dict, True,
-                          allow_empty=self.faults.on("accept-empty-data"))
+                          allow_empty=self.cmdb.rules.empty_data_accepted)
         data = dict(data)
         data["bk_supplier_account"] = call.owner
         return self.cmdb.create_set(call, biz_id, data)
@@ -396,6 +372,19 @@ class Esb:
         biz_id = self._biz(params)
         level = int_field(params, "level", "level", False)
         return self.cmdb.search_biz_inst_topo(call, biz_id, level)
+
+    def _search_object_attribute(self, params: dict[str, Any], call: Call) -> CmdbResponse:
+        # A generic ConfComponent (cc.yaml): no form; every parameter but the auth ones is the
+        # CMDB body, and bk_supplier_account travels as the owner header.
+        condition = {k: v for k, v in params.items() if k not in _NOT_FORWARDED}
+        return self.cmdb.search_object_attribute(call, condition)
+
+
+# Parameters a generic CC component does not forward into the CMDB body.
+_NOT_FORWARDED = frozenset({
+    "bk_app_code", "bk_app_secret", "app_code", "app_secret", "bk_token", "bk_username", "username",
+    "bk_access_token", "access_token", "bk_signature", "bk_nonce", "bk_timestamp", "bk_supplier_account",
+})
 
 
 class _Robust500(Exception):

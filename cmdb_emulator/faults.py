@@ -1,8 +1,11 @@
 """Fault catalogue: named, realistic server bugs the emulator can switch on.
 
 Boundary: this module only names and describes faults and answers "is fault X
-on?".  Each fault is applied by a one-line hook at the single place in
-`esb.py`, `cmdb.py`, `store.py` or `server.py` where it changes behaviour.
+on?".  A fault is one of three kinds, and never a branch in the faithful code:
+- a rule fault overrides one entry of the rule table (`rules.OVERRIDES`);
+- an envelope or data fault post-processes the answer (`postprocess.POSTPROCESSORS`);
+- a behavioural fault (`SEAMS`: races, persistence, ids, deletes, auth,
+  robustness) is read at one named seam in `cmdb.py`, `store.py` or `esb.py`.
 The contract suite's mutation self-test starts the emulator with
 `--fault NAME` and expects at least one of its checks to fail.
 """
@@ -81,7 +84,26 @@ CATALOGUE: dict[str, str] = {
     # Robustness
     "robust-html-500-on-bad-json": "malformed JSON body -> HTTP 500 with an HTML traceback page",
     "robust-500-on-list-data": "data that is a JSON list -> HTTP 500 with a plain-text traceback",
+    # The set model (custom attributes, research cmdb_model_attributes.md)
+    "model-regex-not-enforced": "the regex option of custom singlechar/longchar attributes is not checked",
+    "model-range-not-enforced": "the min/max option of custom int/float attributes is not checked",
+    "model-default-not-applied": "absent custom attributes are filled by type only; their default is ignored",
+    "model-biz-attr-everywhere": "business-scoped attributes are loaded in every business",
+    "model-float-string-coerced": 'float attributes store a numeric string ("1.5") as a number',
+    "model-313-codes-under-314": "when running as 3.14, custom attributes' errors keep 3.13's unwrapped codes",
+    "model-recorded-fields-not-validated": "client values of bk_created_by/_at, bk_updated_by/_at are not validated",
+    "model-bool-string-accepted": 'bool attributes accept "true"/"false" strings and store them as sent',
+    "model-error-arg-property-id": "attribute errors name the property id instead of bk_property_name",
+    "model-int-fraction-rejected": "int attributes refuse non-integral numbers even when 0 is in range",
 }
+
+# Behavioural faults, each read at one named seam (the rest are rule overrides or post-processors).
+SEAMS: frozenset[str] = frozenset({
+    "state-persist-on-error", "state-not-persisted", "state-duplicate-allowed", "state-race-duplicate",
+    "state-case-insensitive-names", "state-delete-noop", "state-id-reuse",
+    "accept-wrong-secret", "accept-missing-user", "reject-header-auth", "reject-body-auth",
+    "reject-no-content-type", "robust-html-500-on-bad-json", "robust-500-on-list-data",
+})
 
 
 class UnknownFault(ValueError):
@@ -105,11 +127,6 @@ class Faults:
         # Hot path: no name check here; a misspelt hook never fires, which the
         # per-fault probe in tests/emulator/test_faults.py would catch.
         return name in self._active
-
-    @property
-    def active(self) -> frozenset[str]:
-        """Names of the switched-on faults."""
-        return self._active
 
     def __bool__(self) -> bool:
         return bool(self._active)

@@ -164,6 +164,13 @@ class Tx:
         ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def sets_under_parent(self, parent_id: int) -> list[dict[str, Any]]:
+        """All sets whose bk_parent_id is `parent_id`, whatever their business, ordered by id."""
+        rows = self._c.execute(
+            "SELECT doc FROM sets WHERE bk_parent_id = ? ORDER BY bk_set_id", (parent_id,)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def update_set(self, doc: dict[str, Any]) -> None:
         """Rewrite a stored set; raise DuplicateName on a name collision."""
         try:
@@ -212,11 +219,21 @@ class Store:
             self._apply_unique_index(faults)
             self._seed(world)
         except sqlite3.DatabaseError as exc:
+            self._close_quietly()
             raise StoreError(f"cannot use database {path}: {exc}") from None
+        except StoreError:
+            self._close_quietly()
+            raise
         self._tx = Tx(self._conn)
         self._tx.load_businesses()
 
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
     def _apply_unique_index(self, faults: Faults) -> None:
+        # Seam of the state-duplicate-allowed / state-race-duplicate / state-case-insensitive-names faults.
         c = self._conn
         if faults.on("state-duplicate-allowed") or faults.on("state-race-duplicate"):
             c.execute("DROP INDEX IF EXISTS idx_unique_parent_name")
@@ -228,10 +245,24 @@ class Store:
             c.execute("DROP INDEX IF EXISTS idx_unique_parent_name_nocase")
             c.execute(_UNIQUE)
 
+    def _check_world(self, world: World) -> None:
+        """An existing --db file keeps its own state, so it must hold the world it is started with."""
+        c = self._conn
+        stored = dict(c.execute("SELECT key, value FROM meta WHERE key IN ('world', 'world_source')").fetchall())
+        if "world" not in stored:  # a file from before worlds were recorded: adopt this one
+            c.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                          [("world", world.fingerprint), ("world_source", world.source)])
+        elif stored["world"] != world.fingerprint:
+            raise StoreError(
+                f"{self.path} holds the world of {stored.get('world_source', 'another seed')} "
+                f"(sha256 {stored['world'][:12]}), not that of {world.source} (sha256 {world.fingerprint[:12]}); "
+                "start it with that seed, or use a new --db")
+
     def _seed(self, world: World) -> None:
         c = self._conn
         if c.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone():
-            return  # an existing --db file keeps its own state
+            self._check_world(world)
+            return
         c.execute("BEGIN IMMEDIATE")
         try:
             module_id = 0
@@ -280,7 +311,8 @@ class Store:
                     })))
             max_set = max([b.bk_biz_id for b in world.businesses], default=0)
             c.execute("INSERT INTO seq (name, value) VALUES ('set', ?), ('module', ?)", (max_set, module_id))
-            c.execute("INSERT INTO meta (key, value) VALUES ('seeded', '1')")
+            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                ("seeded", "1"), ("world", world.fingerprint), ("world_source", world.source)])
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")

@@ -1,25 +1,34 @@
-"""The seeded world: businesses, set templates, users and login tokens.
+"""The seeded world: businesses, set templates, the set model, users and login tokens.
 
 Boundary: loading and validating the seed (the packaged `default_seed.json`
 or a `--seed FILE`) into plain frozen values.  Nothing here touches SQLite
-or HTTP; `store.py` writes the world into the database at start.
+or HTTP; `store.py` writes the world into the database at start.  The set
+model's attributes are parsed by `model.py` and their defaults checked
+with the create rules of `values.py`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .model import SeedError, SetModel, parse_attributes
+from .rules import Rules
+from .values import compile_check, default_error, template_value_error
+
 IDLE_SET_NAME = "空闲机池"
 # Built-in modules of every business's idle set: (name, default flag).
 IDLE_MODULES: tuple[tuple[str, int], ...] = (("空闲机", 1), ("故障机", 2), ("待回收", 3))
+DEFAULT_SOURCE = "the default seed"
+# Set template attributes may not set these (topo refuses them; the name comes from the user).
+_NOT_TEMPLATE_ATTRIBUTES = frozenset({"bk_set_name"})
 
-
-class SeedError(ValueError):
-    """The seed file is missing, not JSON, or has the wrong shape."""
+__all__ = ["IDLE_MODULES", "IDLE_SET_NAME", "Business", "SeedError", "ServiceTemplate", "SetTemplate", "World",
+           "load_world", "parse_world"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +52,13 @@ class ServiceTemplate:
 
 @dataclass(frozen=True)
 class SetTemplate:
-    """A set template of one business with its bound service templates."""
+    """A set template of one business with its bound service templates and attribute values."""
 
     id: int
     bk_biz_id: int
     name: str
     service_templates: tuple[ServiceTemplate, ...]
+    attributes: tuple[tuple[str, Any], ...] = ()  # (bk_property_id, bk_property_value), T7
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,10 @@ class World:
     set_templates: tuple[SetTemplate, ...]
     users_without_permission: frozenset[str] = frozenset()
     tokens: dict[str, str] = field(default_factory=dict)
+    set_model: SetModel = field(default_factory=SetModel)
+    # Where the seed came from, and its canonical JSON (an existing --db must hold the same world).
+    source: str = DEFAULT_SOURCE
+    fingerprint: str = ""
 
 
 def _int(value: Any, where: str) -> int:
@@ -80,11 +94,11 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def parse_world(raw: Any) -> World:
-    """Validate a decoded seed document and build the World."""
+def parse_world(raw: Any, source: str | None = None) -> World:
+    """Validate a decoded seed document and build the World (`source` names it in messages)."""
     if not isinstance(raw, dict):
         raise SeedError("top level must be a JSON object")
-    unknown = set(raw) - {"businesses", "set_templates", "users_without_permission", "tokens"}
+    unknown = set(raw) - {"businesses", "set_templates", "users_without_permission", "tokens", "set_attributes"}
     if unknown:
         raise SeedError(f"unknown top-level keys: {', '.join(sorted(unknown))}")
     businesses: list[Business] = []
@@ -104,6 +118,16 @@ def parse_world(raw: Any) -> World:
     biz_ids = [b.bk_biz_id for b in businesses]
     if len(set(biz_ids)) != len(biz_ids):
         raise SeedError("duplicate bk_biz_id in businesses")
+    model = parse_attributes(raw.get("set_attributes", []), biz_ids)
+    instances = frozenset(biz_ids)
+    faithful = Rules()
+    for attr in model.custom:
+        try:
+            problem = default_error(compile_check(attr, faithful, instances))
+        except SeedError as exc:
+            problem = str(exc)
+        if problem:
+            raise SeedError(f"set_attributes ({attr.bk_property_id}): {problem}")
     templates: list[SetTemplate] = []
     svc_ids: set[int] = set()
     for i, t in enumerate(_list(raw, "set_templates")):
@@ -130,6 +154,7 @@ def parse_world(raw: Any) -> World:
         templates.append(SetTemplate(
             id=_int(t.get("id"), f"{where}.id"), bk_biz_id=biz,
             name=_str(t.get("name"), f"{where}.name"), service_templates=tuple(services),
+            attributes=_template_attributes(t.get("attributes", []), where, model, biz, instances),
         ))
     tpl_ids = [t.id for t in templates]
     if len(set(tpl_ids)) != len(tpl_ids):
@@ -142,7 +167,31 @@ def parse_world(raw: Any) -> World:
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items()
     ):
         raise SeedError("tokens must be an object mapping token strings to user names")
-    return World(tuple(businesses), tuple(templates), frozenset(users), dict(tokens))
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return World(tuple(businesses), tuple(templates), frozenset(users), dict(tokens), model,
+                 source or DEFAULT_SOURCE, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+
+
+def _template_attributes(raw: Any, where: str, model: SetModel, biz: int,
+                         instances: frozenset[int]) -> tuple[tuple[str, Any], ...]:
+    """A set template's `attributes`: [{bk_property_id, bk_property_value}], each valid for its attribute."""
+    if not isinstance(raw, list):
+        raise SeedError(f"{where}.attributes must be a list")
+    attrs = {a.bk_property_id: a for a in model.for_business(biz)}
+    out: list[tuple[str, Any]] = []
+    for j, item in enumerate(raw):
+        awhere = f"{where}.attributes[{j}]"
+        if not isinstance(item, dict) or set(item) != {"bk_property_id", "bk_property_value"}:
+            raise SeedError(f"{awhere} must be an object {{bk_property_id, bk_property_value}}")
+        attr = attrs.get(item["bk_property_id"])
+        if attr is None or attr.hidden or not attr.editable or attr.bk_property_id in _NOT_TEMPLATE_ATTRIBUTES:
+            raise SeedError(f"{awhere}.bk_property_id must be an editable, visible attribute of the "
+                            "template's business other than bk_set_name")
+        problem = template_value_error(compile_check(attr, Rules(), instances), item["bk_property_value"])
+        if problem or item["bk_property_value"] is None:
+            raise SeedError(f"{awhere}.bk_property_value is refused: {problem or 'null'}")
+        out.append((attr.bk_property_id, item["bk_property_value"]))
+    return tuple(out)
 
 
 def load_world(path: str | Path | None = None) -> World:
@@ -159,4 +208,4 @@ def load_world(path: str | Path | None = None) -> World:
         raw = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise SeedError(f"seed file {path} is not valid JSON: {str(exc).splitlines()[0]}") from None
-    return parse_world(raw)
+    return parse_world(raw, None if path is None else str(path))

@@ -24,12 +24,18 @@ BIZ = 2
 IDLE_SET_ID = 2
 HEX32 = re.compile(r"[0-9a-f]{32}")
 TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?\+08:00")
-SUCCESS_KEYS = {
+BUILT_IN_KEYS = {
     "bk_biz_id", "bk_capacity", "bk_created_at", "bk_created_by", "bk_parent_id",
     "bk_service_status", "bk_set_desc", "bk_set_env", "bk_set_id", "bk_set_name",
     "bk_supplier_account", "bk_updated_at", "bk_updated_by", "create_time", "default",
     "description", "last_time", "set_template_id", "set_template_version",
 }
+# The default world's custom attributes a set of business 2 carries (idc belongs to business 1).
+MODEL_FILLS: dict[str, Any] = {
+    "region": "", "cost_centre": None, "service_level": "silver", "weight": None, "owner": None,
+    "launch_date": None, "monitored": True, "zone": "cn",
+}
+SUCCESS_KEYS = BUILT_IN_KEYS | set(MODEL_FILLS)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -66,8 +66,8 @@ def test_seed_file_defines_the_world(cli: Any, tmp_path: Path) -> None:
     """Brief: --seed businesses each get an idle set; other businesses do not exist."""
     seed = write_seed(tmp_path, {"businesses": [{"bk_biz_id": 7, "bk_biz_name": "seven"}]})
     process = cli("--port", "0", "--seed", seed)
-    body = call(process.url, "search_biz_inst_topo", {"bk_biz_id": 7})
-    assert body["data"][0]["child"][0]["bk_inst_name"] == "空闲机池"
+    body = call(process.url, "search_set", {"bk_biz_id": 7}, lang="zh-cn")
+    assert [(s["bk_set_name"], s["default"]) for s in body["data"]["info"]] == [("空闲机池", 1)]
     assert create(process.url, {"bk_parent_id": 2, "bk_set_name": "x"})["code"] == 1199011
 
 
@@ -85,10 +85,27 @@ def test_db_persists_across_restart(cli: Any, tmp_path: Path) -> None:
     assert second.terminate()[0] == 0
 
 
+def test_db_seeded_from_another_world_is_refused(cli: Any, tmp_path: Path) -> None:
+    """Issue 10: with an existing --db, a different --seed is refused in one line naming both worlds."""
+    db = str(tmp_path / "cmdb.sqlite")
+    first = cli("--port", "0", "--db", db)
+    assert first.terminate()[0] == 0
+    seed = write_seed(tmp_path, {"businesses": [{"bk_biz_id": 7, "bk_biz_name": "seven"}]})
+    result = run_cli("--port", "0", "--db", db, "--seed", seed)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "the default seed" in result.stderr and seed in result.stderr and "bad --db" in result.stderr
+    again = cli("--port", "0", "--db", db)  # the same world is fine
+    assert call(again.url, "search_business", {})["code"] == 0
+    assert again.terminate()[0] == 0
+
+
 def test_log_goes_to_stderr_without_bodies(cli: Any) -> None:
     """Brief: --log writes 'method path code ms' lines to stderr and never request bodies."""
     process = cli("--port", "0", "--log")
     call(process.url, "create_set", {"bk_biz_id": 2, "data": {"bk_parent_id": 2, "bk_set_name": "logged"}})
+    # The line is written after the reply is sent; one more round trip lets that thread finish
+    # before SIGTERM ends the process.
+    call(process.url, "search_business", {})
     code, out, err = process.terminate()
     assert code == 0 and out == ""
     assert re.search(r"^POST /api/c/compapi/v2/cc/create_set/ 200 [\d.]+ms$", err, re.M)

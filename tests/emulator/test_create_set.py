@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import BIZ, SUCCESS_KEYS, TIME_RE, call, create, create_ok, find_set, unique, wrapped
+from .helpers import BIZ, MODEL_FILLS, SUCCESS_KEYS, TIME_RE, call, create, create_ok, find_set, unique, wrapped
 
 
 def expect_error(body: dict[str, Any], code: int, message: str | None = None) -> None:
@@ -24,7 +24,7 @@ def expect_error(body: dict[str, Any], code: int, message: str | None = None) ->
 
 # ------------------------------------------------------------------ success
 def test_success_returns_the_full_stored_document(vurl: str) -> None:
-    """research cmdb §4: data is the whole stored doc, keys sorted, defaults filled."""
+    """research cmdb §4: data is the whole stored doc, keys sorted, defaults filled (the custom model's too)."""
     name = unique()
     body = create(vurl, {"bk_parent_id": BIZ, "bk_set_name": name})
     data = body["data"]
@@ -38,6 +38,7 @@ def test_success_returns_the_full_stored_document(vurl: str) -> None:
         "bk_set_desc": "", "bk_set_env": "3", "bk_set_name": name, "bk_supplier_account": "0",
         "bk_updated_by": None, "default": 0, "description": "", "set_template_id": 0,
         "set_template_version": None, "bk_created_by": "admin"}
+    assert {k: data[k] for k in MODEL_FILLS} == MODEL_FILLS
     assert type(data["bk_set_id"]) is int and data["bk_set_id"] > 2
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,18 +18,17 @@ from typing import Any
 import pytest
 import requests
 
-from cmdb_emulator.faults import CATALOGUE, Faults, UnknownFault
+from cmdb_emulator.faults import CATALOGUE, SEAMS, Faults, UnknownFault
+from cmdb_emulator.postprocess import POSTPROCESSORS, REPLY_POSTPROCESSORS
+from cmdb_emulator.rules import OVERRIDES
 from cmdb_emulator.server import Emulator, start_server
 from cmdb_emulator.world import parse_world
 
-from .helpers import AUTH, BIZ, call, create, find_set, path, post, unique
+from .helpers import AUTH, BIZ, REPO, call, create, find_set, path, post, unique
 
-SEED = {
-    "businesses": [{"bk_biz_id": 1, "bk_biz_name": "资源池", "default": 1}, {"bk_biz_id": 2, "bk_biz_name": "蓝鲸"}],
-    "set_templates": [{"id": 1, "bk_biz_id": 2, "name": "tpl-web",
-                       "service_templates": [{"id": 1, "name": "svc-nginx", "service_category_id": 2}]}],
-    "users_without_permission": ["nobody"],
-}
+# The default world (its custom set model included) plus a user without permission.
+SEED = {**json.loads((REPO / "cmdb_emulator" / "default_seed.json").read_text("utf-8")),
+        "users_without_permission": ["nobody"]}
 Probe = Callable[[str], object]  # return values are ignored
 _NUMBERS = itertools.count(10**12 + os.getpid() * 10**4)
 
@@ -196,6 +196,20 @@ PROBES: dict[str, tuple[Probe, str]] = {
                                     "3.14"),
     "version-314-codes-under-313": (lambda u: assert_(rejected(u, {"bk_set_env": "9"})["code"] == 1199011),
                                     "3.13"),
+    # the set model
+    "model-regex-not-enforced": (lambda u: created(u, {"region": "Guangzhou"}), "3.14"),
+    "model-range-not-enforced": (lambda u: created(u, {"cost_centre": 5}), "3.14"),
+    "model-default-not-applied": (lambda u: assert_(created(u)["monitored"] is False), "3.14"),
+    "model-biz-attr-everywhere": (lambda u: assert_(create(u, {"bk_parent_id": 1, "bk_set_name": unique("pool")},
+                                                          biz=1)["data"].get("zone") == "cn"), "3.14"),
+    "model-float-string-coerced": (lambda u: assert_(created(u, {"weight": "1.5"})["weight"] == 1.5), "3.14"),
+    "model-313-codes-under-314": (lambda u: assert_(rejected(u, {"service_level": "platinum"})["code"] == 1199006),
+                                  "3.14"),
+    "model-recorded-fields-not-validated": (lambda u: created(u, {"bk_created_by": "张三"}), "3.14"),
+    "model-bool-string-accepted": (lambda u: assert_(created(u, {"monitored": "true"})["monitored"] == "true"), "3.14"),
+    "model-error-arg-property-id": (lambda u: assert_(
+        "'service_level'" in rejected(u, {"service_level": "platinum"})["message"]), "3.14"),
+    "model-int-fraction-rejected": (lambda u: assert_(rejected(u, {"cost_centre": 1000.5})["code"] == 1199009), "3.13"),
     # robustness
     "robust-html-500-on-bad-json": (lambda u: assert_(
         (lambda r: r.status_code == 500 and r.headers["Content-Type"].startswith("text/html"))(
@@ -248,6 +262,24 @@ def test_fault_changes_observable_behaviour(fault: str, clean: dict[str, Emulato
     with pytest.raises(AssertionError):
         probe(clean[version].url)
     probe(make_server(faults=(fault,), seed=SEED, cmdb_version=version).url)
+
+
+def test_every_fault_is_a_rule_a_post_processor_or_a_seam() -> None:
+    """Issue 8 §5: each fault is exactly one of: a rule-table override, an answer post-processor, a named seam."""
+    kinds = {"rule": set(OVERRIDES), "post": set(POSTPROCESSORS) | REPLY_POSTPROCESSORS, "seam": set(SEAMS)}
+    for name in CATALOGUE:
+        assert [k for k, names in kinds.items() if name in names] != [], name
+        assert len([k for k, names in kinds.items() if name in names]) == 1, name
+    assert set().union(*kinds.values()) == set(CATALOGUE)
+
+
+def test_faithful_code_names_only_behavioural_faults() -> None:
+    """Issue 8 §5: outside the rule table and the post-processors, code asks only about seam faults."""
+    named: set[str] = set()
+    for source in (REPO / "cmdb_emulator").glob("*.py"):
+        if source.name not in ("rules.py", "postprocess.py", "faults.py"):
+            named |= set(re.findall(r'faults\.on\("([a-z0-9-]+)"\)', source.read_text("utf-8")))
+    assert named == SEAMS
 
 
 def test_unknown_fault_is_refused() -> None:

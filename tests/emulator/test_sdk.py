@@ -37,6 +37,16 @@ def test_official_sdk_creates_searches_and_deletes(url: str) -> None:
     assert duplicate["code"] == 1101108
 
 
+def test_official_sdk_reads_the_set_model(url: str) -> None:
+    """research model §4.1: the SDK's cc.search_object_attribute returns the business's visible model."""
+    client = Client(endpoint=url, bk_api_ver="v2")
+    client.update_bkapi_authorization(bk_app_code=AUTH["bk_app_code"], bk_app_secret=AUTH["bk_app_secret"],
+                                      bk_username="sdk-user")
+    body = client.cc.search_object_attribute({"bk_obj_id": "set", "bk_biz_id": BIZ})
+    shown = [item["bk_property_id"] for item in body["data"]]
+    assert body["result"] is True and "zone" in shown and "bk_parent_id" not in shown
+
+
 class BodyAuthClient:
     """A minimal `blueking.component`-style client: auth merged into the JSON body, no Content-Type."""
 

@@ -134,14 +134,15 @@ def test_permission_is_checked_before_validation(make_server: Any) -> None:
 
 # --------------------------------------------------------------- search_set
 def test_search_set_condition_fields_and_page(vurl: str) -> None:
-    """research cmdb §6: search_set condition/fields/page -> {count, info}."""
+    """research cmdb §6: search_set condition/fields/page -> {count, info}; with fields, rows also carry default."""
     prefix = unique("srch")
     made = [create_ok(vurl, {"bk_set_name": f"{prefix}-{i}", "bk_capacity": i + 1}) for i in range(3)]
     body = call(vurl, "search_set", {"bk_biz_id": BIZ, "fields": ["bk_set_id", "bk_set_name"],
                                      "condition": {"bk_set_name": {"$regex": f"^{prefix}-"}},
                                      "page": {"start": 1, "limit": 1, "sort": "-bk_set_id"}})
     assert body["data"]["count"] == 3
-    assert body["data"]["info"] == [{"bk_set_id": made[1]["bk_set_id"], "bk_set_name": made[1]["bk_set_name"]}]
+    assert body["data"]["info"] == [{"bk_set_id": made[1]["bk_set_id"], "bk_set_name": made[1]["bk_set_name"],
+                                     "default": 0}]
     ids = [m["bk_set_id"] for m in made[:2]]
     inn = call(vurl, "search_set", {"bk_biz_id": BIZ, "condition": {"bk_set_id": {"$in": ids}}})
     assert sorted(s["bk_set_id"] for s in inn["data"]["info"]) == ids
@@ -284,8 +285,11 @@ def test_list_set_template(vurl: str) -> None:
 
 def test_search_biz_inst_topo_shape(vurl: str) -> None:
     """research cmdb §6: topo nodes {bk_inst_id, bk_inst_name, bk_obj_id, bk_obj_name, default, child}."""
+    made = create_ok(vurl, {"set_template_id": 1})
     body = call(vurl, "search_biz_inst_topo", {"bk_biz_id": BIZ})
     biz = body["data"][0]
     assert (biz["bk_inst_id"], biz["bk_obj_id"], biz["bk_inst_name"]) == (BIZ, "biz", "蓝鲸")
-    idle = next(s for s in biz["child"] if s["bk_inst_id"] == IDLE_SET_ID)
-    assert idle["default"] == 1 and [m["bk_inst_name"] for m in idle["child"]] == ["空闲机", "故障机", "待回收"]
+    node = next(s for s in biz["child"] if s["bk_inst_id"] == made["bk_set_id"])
+    assert set(node) == {"bk_inst_id", "bk_inst_name", "bk_obj_id", "bk_obj_name", "default", "child"}
+    assert (node["bk_inst_name"], node["bk_obj_id"], node["default"]) == (made["bk_set_name"], "set", 0)
+    assert [(m["bk_inst_name"], m["bk_obj_id"], m["child"]) for m in node["child"]] == [("svc-nginx", "module", [])]
