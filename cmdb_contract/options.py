@@ -141,6 +141,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="where the HTML report, JUnit XML and ledger go (default: reports/)")
     group.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                     help="start the embedded emulator with this injected fault (mutation self-test)")
+    group.addoption("--set-model", default=None, metavar="FILE",
+                    help="the target's set model from FILE (written by 'cmdb-contract model', or the data of a search_object_attribute "
+                         "answer) instead of reading it at start (default: read through search_object_attribute)")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class RunConfig:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     started: float = field(default_factory=time.time)
     biz_given: bool = True
+    set_model: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -205,6 +209,8 @@ class RunConfig:
             args += ["--denied-username", self.denied_username]
         for fault in self.emulator_faults:
             args += ["--emulator-fault", fault]
+        if self.set_model is not None:
+            args += ["--set-model", str(self.set_model)]
         args += ["--reports-dir", str(self.reports_dir / f"replay-{self.run_id}")]
         return args
 
@@ -254,13 +260,16 @@ def build_config(config: pytest.Config, environ: Mapping[str, str] = os.environ)
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {opt.reports_dir}: cannot create it ({exc.strerror})") from None
     biz = opt.bk_biz_id or DEFAULT_BIZ
+    set_model = Path(opt.set_model).resolve() if opt.set_model else None
+    if set_model is not None and not set_model.is_file():
+        raise pytest.UsageError(f"--set-model {opt.set_model}: no such file (write one with: cmdb-contract model --target-url URL --bk-biz-id N -o FILE)")
     return RunConfig(
         target_url=url, bk_biz_id=biz, bk_parent_id=opt.bk_parent_id or biz, set_template_id=opt.set_template_id,
         cmdb_version=opt.cmdb_version, error_codes=opt.error_codes, supplier=opt.bk_supplier_account,
         allow_writes=embedded or bool(opt.allow_writes), rate_limit=opt.rate_limit, request_timeout=opt.request_timeout,
         concurrency=opt.concurrency, denied_username=opt.denied_username, cleanup_only=opt.cleanup_only,
         reports_dir=reports, emulator_faults=tuple(opt.emulator_fault), profile=profile, seed=seed,
-        biz_given=opt.bk_biz_id is not None,
+        biz_given=opt.bk_biz_id is not None, set_model=set_model,
     )
 
 
