@@ -30,6 +30,7 @@ from .harness import Harness, Recorder, recording
 from .options import EXIT_UNAVAILABLE, add_options, build_config
 from .outcomes import SUITE_ERROR, UNAVAILABLE, VIOLATION, classify, junit_kinds, unavailable_in
 from .run import Run, RunError
+from .spec import Spec, load_spec
 from .strategies import GenContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,15 @@ def _is_contract_run(config: pytest.Config) -> bool:
 
 def _run(config: pytest.Config) -> Run | None:
     return config.stash.get(RUN, None)
+
+
+def run_spec(config: pytest.Config) -> Spec:
+    """The run's spec (its set model included) for a test module's pytest_generate_tests; the static spec outside a run.
+
+    The run reads the model at session start, which pytest runs before collection.
+    """
+    run = _run(config)
+    return run.spec if run is not None else load_spec()
 
 
 # -- --cleanup-only: no session, just the sweep ---------------------------------------------------
@@ -397,13 +407,14 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     if run is None:
         return
     cleanup = run.outcome.cleanup.summary() if run.outcome.cleanup is not None else ""
-    notes = [run.probe_note] if run.probe_note else []
+    notes = run.notes
     if run.outcome.unavailable is not None:
         notes.insert(0, f"Target unavailable: {run.outcome.unavailable.reason}")
     parts = [report.header(run.describe(), run.outcome.verdict(run.read_only), cleanup, run.duration, run.requests_sent, notes)]
     if run.harness is not None:
         parts.append(report.rules_table(run.harness.counts, run.outcome))
         parts.append(report.coverage_tables(run.harness.coverage))
+        parts.append(report.model_table(run.spec, run.harness.coverage))
     prefix.extend(run.redact(p) for p in parts)
 
 

@@ -19,7 +19,7 @@ from .client import Exchange
 from .harness import Coverage
 from .oracles import BREAKS, ContractViolation, RuleCounts
 from .outcomes import Outcome
-from .spec import doc_rows, load_spec
+from .spec import Spec, doc_rows, load_spec
 
 STYLE = """
 <style>
@@ -161,5 +161,47 @@ def failure_html(violations: Sequence[ContractViolation], exchanges: Sequence[Ex
     shown: list[Exchange] = [v.exchange for v in violations if v.exchange is not None]
     shown += [e for e in exchanges if all(e is not s for s in shown)]
     parts += [exchange_html(i, ex, open_=i == 1) for i, ex in enumerate(shown[:4], 1)]
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def model_table(spec: Spec, coverage: Coverage) -> str:
+    """The target's set model beside the documentation rows: each attribute, its definition, the requests that sent it."""
+    model = spec.model
+    parts = ['<div class="ct"><h2>Set model attributes exercised</h2>']
+    if model is None:
+        return parts[0] + "<p>No set model read: the target was not reached.</p></div>"
+    parts.append(f"<p>Model: {esc(model.origin)}. {len(spec.model_fields)} attributes beyond the built-in schema exercised, "
+                 f"{len(spec.model_skipped)} skipped, {len(spec.foreign_fields)} of other businesses sent to prove they are dropped.</p>")
+    by_attr: dict[str, list[str]] = {}
+    for ec in spec.model_classes:
+        by_attr.setdefault(ec.target.split(".", 1)[1], []).append(ec.id)
+    trs = []
+    for f in spec.model_fields:
+        a = f.attribute
+        assert a is not None
+        n = coverage.model.get(f.name, 0)
+        classes = by_attr.get(f.name, [])
+        sent = [c for c in classes if coverage.model_classes.get(c)]
+        codes = "; ".join(f"{c.rsplit('.', 1)[1]}: " + ", ".join(f"{k} × {v}" for k, v in sorted(coverage.codes.get(c, {}).items(), key=lambda x: str(x[0])))
+                          for c in sent)
+        note = "recorded field: the server overwrites the value sent (not judged)" if a.overwritten else ""
+        trs.append(f'<tr class="{"zero" if not n else ""}"><td><code>{esc(f.name)}</code></td><td>{esc(a.attribute.name)}</td>'
+                   f"<td>{esc(a.attribute.describe())}</td><td>{n}</td><td>{len(sent)} of {len(classes)}</td><td>{esc(codes)}</td>"
+                   f"<td>exercised{esc('; ' + note if note else '')}</td></tr>")
+    for f in spec.foreign_fields:
+        a = f.attribute
+        assert a is not None
+        n = coverage.model.get(f.name, 0)
+        trs.append(f'<tr class="{"zero" if not n else ""}"><td><code>{esc(f.name)}</code></td><td>{esc(a.attribute.name)}</td>'
+                   f"<td>{esc(a.attribute.describe())}</td><td>{n}</td><td>–</td><td></td><td>another business's: sent to be dropped</td></tr>")
+    for attr, reason in spec.model_skipped:
+        trs.append(f'<tr class="zero"><td><code>{esc(attr.id)}</code></td><td>{esc(attr.name)}</td><td>{esc(attr.describe())}</td>'
+                   f"<td>0</td><td>–</td><td></td><td>skipped: {esc(reason)}</td></tr>")
+    if not trs:
+        parts.append("<p>The model defines no attribute beyond the built-in schema.</p>")
+    else:
+        parts.append("<table><tr><th>attribute</th><th>name</th><th>definition</th><th>requests</th><th>defects sent</th>"
+                     "<th>codes received</th><th>status</th></tr>" + "".join(trs) + "</table>")
     parts.append("</div>")
     return "".join(parts)
