@@ -153,9 +153,14 @@ class Attribute:
     def describe(self) -> str:
         """The definition in one line: type, option, default, multiple, scope."""
         parts = [self.type]
-        if self.option not in (None, "", [], {}):
+        if self.type in ("enum", "enummulti") and isinstance(self.option, list) and all(isinstance(e, Mapping) for e in self.option):
+            # The ids and names are what a reader compares with the target's UI; type "text" says nothing.
+            parts.append("options " + ", ".join(f"{e.get('id')} ({e.get('name')}{', is_default' if e.get('is_default') is True else ''})"
+                                                for e in self.option))
+        elif self.option not in (None, "", [], {}):
             parts.append(f"option {json.dumps(self.option, ensure_ascii=False)}")
-        parts.append("no default" if self.default is NO_DEFAULT else f"default {json.dumps(self.default, ensure_ascii=False)}")
+        if self.type not in ("enum", "enummulti", "enumquote"):  # these ignore the default key (research model §1.3)
+            parts.append("no default" if self.default is NO_DEFAULT else f"default {json.dumps(self.default, ensure_ascii=False)}")
         if self.ismultiple:
             parts.append("multiple")
         parts.append(self.scope)
