@@ -14,13 +14,12 @@ at and lists the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .client import Exchange, Target, TargetUnavailable, chunks
+from .client import Exchange, Target, TargetUnavailable, chunks, search_rows
 from .ledger import LedgerRecord, ledgers_in, read_ledger
 
 # Clock skew allowed between this machine and the target when checking a creation time.
@@ -103,16 +102,6 @@ def _rfc3339(value: Any) -> float | None:
         return None
 
 
-def _info(ex: Exchange) -> tuple[list[dict[str, Any]], int] | None:
-    body = ex.json
-    if not isinstance(body, dict) or body.get("result") is not True or not isinstance(body.get("data"), dict):
-        return None
-    info, count = body["data"].get("info"), body["data"].get("count")
-    if not isinstance(info, list):
-        return None
-    return [d for d in info if isinstance(d, dict)], count if isinstance(count, int) else len(info)
-
-
 def _why(ex: Exchange) -> str:
     body = ex.json
     if isinstance(body, dict):
@@ -125,15 +114,16 @@ def _find(target: Target, biz: int, key: str, values: list[Any], supplier: str |
     found: dict[Any, list[dict[str, Any]]] = {v: [] for v in values}
     for part in chunks(sorted(set(values), key=str), SEARCH_CHUNK):
         ex = target.search_sets(biz, {key: {"$in": part}}, supplier, limit=SEARCH_CHUNK * 2)
-        got = _info(ex)
+        got = search_rows(ex)
         if got is None:
             raise _SearchFailed(_why(ex))
         docs, count = got
         if count > len(docs):  # the condition was ignored: ask one value at a time
             for value in part:
-                one = _info(target.search_sets(biz, {key: value}, supplier))
+                single = target.search_sets(biz, {key: value}, supplier)
+                one = search_rows(single)
                 if one is None:
-                    raise _SearchFailed(_why(ex))
+                    raise _SearchFailed(_why(single))
                 found[value] += [d for d in one[0] if d.get(key) == value]
             continue
         for d in docs:  # intersect: a target that ignores the condition answers other sets too
@@ -261,6 +251,3 @@ def sweep(target: Target, folder: Path, supplier: str | None = None) -> CleanupR
             path.unlink(missing_ok=True)
     return result
 
-
-def outcomes_of(results: Iterable[CleanupResult]) -> list[SetOutcome]:
-    return [o for r in results for o in r.outcomes]

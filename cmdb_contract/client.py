@@ -70,6 +70,8 @@ def normalise_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     port = parts.port
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
@@ -235,10 +237,11 @@ _TLS = threading.local()
 class _Slot:
     """The connection one request is using, for the watchdog to cut."""
 
-    __slots__ = ("conn", "expired")
+    __slots__ = ("conn", "expired", "sock")
 
     def __init__(self) -> None:
         self.conn: Any = None
+        self.sock: Any = None
         self.expired = False
 
 
@@ -282,8 +285,8 @@ class _Watchdog:
                     continue
                 heapq.heappop(self._heap)
             slot.expired = True
-            sock = getattr(slot.conn, "sock", None)
-            if sock is not None:
+            # http.client forgets conn.sock once an answer says Connection: close; the slot remembers it.
+            for sock in {id(s): s for s in (getattr(slot.conn, "sock", None), slot.sock) if s is not None}.values():
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
@@ -295,15 +298,25 @@ def _register(conn: Any) -> None:
     slot = getattr(_TLS, "slot", None)
     if slot is not None:
         slot.conn = conn
+        if getattr(conn, "sock", None) is not None:
+            slot.sock = conn.sock
 
 
 class WatchedConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
         super().request(*args, **kwargs)
 
 
 class WatchedTLSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
         super().request(*args, **kwargs)
@@ -458,18 +471,16 @@ class Target:
             ex.elapsed_ms = (time.perf_counter() - start) * 1000
         with self._lock:
             self.sent += 1
-        if isinstance(outcome, str):
-            ex.error = self._credentials.redact(outcome)
-        else:
-            ex.status, raw_headers, text = outcome
-            ex.response_headers = {k: self._credentials.redact(v) for k, v in raw_headers.items()}
-            ex.response_text = self._credentials.redact(text)
+        ex.status = outcome.status
+        ex.error = self._credentials.redact(outcome.error)
+        ex.response_headers = {k: self._credentials.redact(v) for k, v in outcome.headers.items()}
+        ex.response_text = self._credentials.redact(outcome.text)
         for listener in list(self.listeners):
             listener(ex)
         return ex
 
-    def _transmit(self, request: Request, url: str, fresh: bool) -> tuple[int, dict[str, str], str] | str:
-        """The wire: the one place the real credentials are rendered. Returns the answer or an error text.
+    def _transmit(self, request: Request, url: str, fresh: bool) -> _Wire:
+        """The wire: the one place the real credentials are rendered. Returns the answer or what went wrong.
 
         It never raises (but for interrupts), so no traceback can show its locals.
         """
@@ -479,23 +490,21 @@ class Target:
         _TLS.slot = slot
         token = _WATCHDOG.arm(self.timeout, slot)
         resp: requests.Response | None = None
+        late = f"no complete answer within --request-timeout {self.timeout:g} s (connect to last byte)"
         try:
             session = self._session(fresh)
             resp = session.request(request.method, url, data=body.encode("utf-8"), headers=headers,
                                    timeout=(self.timeout, self.timeout), allow_redirects=False, stream=True)
-            answer = self._read(resp)
+            status, answer_headers, text = self._read(resp)
+            if slot.expired:  # cut at the deadline, yet the read looked complete (e.g. Connection: close)
+                return _Wire(error=late)
             self._tls.last_used = time.monotonic()
-            return answer
-        except requests.RequestException as exc:
-            if slot.expired:
-                return f"no complete answer within --request-timeout {self.timeout:g} s (connect to last byte)"
-            return f"{type(exc).__name__}: {exc}"
+            return _Wire(status, answer_headers, text)
         except _TooLarge as exc:
-            return str(exc)
-        except (OSError, ValueError, zlib.error) as exc:
-            if slot.expired:
-                return f"no complete answer within --request-timeout {self.timeout:g} s (connect to last byte)"
-            return f"{type(exc).__name__}: {exc}"
+            # An answer came, too large to judge: not "no answer", so it is not retried.
+            return _Wire(resp.status_code if resp is not None else None, error=str(exc))
+        except Exception as exc:  # requests, urllib3 (ProtocolError after a cut), OSError, zlib: all mean "no answer"
+            return _Wire(error=late if slot.expired else f"{type(exc).__name__}: {exc}")
         finally:
             _WATCHDOG.disarm(token)
             _TLS.slot = None
@@ -530,6 +539,8 @@ class Target:
         """Why this answer says the target is not there at all ('' when it is an answer to judge)."""
         if ex.status is None:
             return f"no answer: {ex.error}"
+        if ex.error:
+            return ex.error
         body = ex.json
         code = body.get("code") if isinstance(body, dict) else None
         if 300 <= ex.status < 400:
@@ -537,8 +548,6 @@ class Target:
             return f"the target redirected (HTTP {ex.status} to {where}); redirects are never followed, so no credential goes to another origin"
         if ex.status in UNAVAILABLE_STATUSES or code in UNAVAILABLE_CODES:
             return f"the gateway could not reach the backend (HTTP {ex.status}, code {code})"
-        if ex.error:
-            return ex.error
         is_html = "html" in ex.content_type.lower() or ex.response_text.lstrip()[:1] == "<"
         if is_html and _GATEWAY_PAGE.search(ex.response_text):
             return f"a gateway error page came back instead of an API answer (HTTP {ex.status})"
@@ -570,8 +579,30 @@ class Target:
         return self.send(Request("search_business", {"fields": ["bk_biz_id"], "condition": condition, "page": {"start": 0, "limit": limit}}))
 
 
+def search_rows(ex: Exchange) -> tuple[list[dict[str, Any]], int] | None:
+    """The rows and count of a successful search answer ({count, info}), or None: the one parser of search answers."""
+    body = ex.json
+    if not isinstance(body, dict) or body.get("result") is not True or not isinstance(body.get("data"), dict):
+        return None
+    info, count = body["data"].get("info"), body["data"].get("count")
+    if not isinstance(info, list):
+        return None
+    rows = [d for d in info if isinstance(d, dict)]
+    return rows, count if isinstance(count, int) and not isinstance(count, bool) else len(rows)
+
+
 class _TooLarge(Exception):
     pass
+
+
+@dataclass
+class _Wire:
+    """What the wire gave: an answer (status, headers, text) or what went wrong (error), or both (a refused answer)."""
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    error: str = ""
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,11 +145,18 @@ def _redaction_forms(secrets: list[str]) -> tuple[str, ...]:
     forms: set[str] = set()
     for s in secrets:
         raw = s.encode("utf-8")
+        escaped = json.dumps(s)[1:-1]
+        quoted = urllib.parse.quote(s, safe="")
         forms.update({
             s,
-            json.dumps(s)[1:-1],
+            escaped,
             json.dumps(s, ensure_ascii=False)[1:-1],
-            urllib.parse.quote(s, safe=""),
+            json.dumps(escaped)[1:-1],  # escaped twice: a body echoed inside JSON
+            # Go's encoding/json also escapes <, > and & (CMDB is written in Go).
+            escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
+            quoted,
+            re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted),  # lower-case percent-encoding
+            urllib.parse.quote(s),  # the default safe="/"
             urllib.parse.quote_plus(s, safe=""),
             repr(s)[1:-1],
             ascii(s)[1:-1],

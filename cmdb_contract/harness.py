@@ -226,7 +226,8 @@ class Harness:
             ex = self.target.send(request)
         except TargetUnavailable as err:
             if err.exchange is not None and err.exchange.status is None and key is not None:
-                err.reason += "; the create may have landed: its name is in the ledger, and cleanup looks it up with search_set"
+                raise TargetUnavailable(err.reason + "; the create may have landed: its name is in the ledger, and cleanup "
+                                        "looks it up with search_set", err.exchange) from None
             raise
         self._note_created(ex, key, name)
         self.coverage.request(request.params, request.auth, self.target.credentials_use_token)

@@ -197,7 +197,12 @@ class Run:
                 result = CleanupResult(swept=[record.path], kept=[record.path])
                 result.error = f"target unavailable, cleanup not possible now ({err.reason})"
                 return result
-        return clean_run(self.target, record, self.config.supplier)
+        try:
+            return clean_run(self.target, record, self.config.supplier)
+        except Exception as exc:  # a bug in cleanup must not lose the ledger or the report
+            result = CleanupResult(swept=[record.path], kept=[record.path] if record.path.exists() else [])
+            result.error = f"cleanup failed ({type(exc).__name__}: {self.redact(str(exc))[:300]})"
+            return result
 
     def _stop_emulator(self) -> None:
         if self.emulator is not None:

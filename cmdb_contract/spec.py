@@ -256,6 +256,16 @@ class Spec:
             return f.schema["default"]
         return f.research.get("storedWhenAbsent")
 
+    @cached_property
+    def stored_from_top_level(self) -> tuple[str, ...]:
+        """Request parameters outside data that the stored set carries (bk_biz_id, bk_supplier_account)."""
+        return tuple(n for n in self.request["properties"] if n in self.set_schema["properties"])
+
+    @cached_property
+    def time_fields(self) -> tuple[str, ...]:
+        """The set's date-time fields (create_time, last_time)."""
+        return tuple(n for n, node in self.set_schema["properties"].items() if node.get("format") == "date-time")
+
     @property
     def supplier_default(self) -> str:
         return str(self.request["properties"]["bk_supplier_account"]["x-research"]["default"])

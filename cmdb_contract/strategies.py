@@ -16,6 +16,7 @@ other or with sets the suite did not create.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -337,7 +338,7 @@ DEFECTS: dict[str, Defect] = {d.kind: d for d in (
     Defect("unknown-enum", lambda ec, f, ctx: _unknown_enum(f),
            lambda ec, f, ctx: st.one_of(st.sampled_from(_unknown_enum(f)), st.text("0123456789xyz-", max_size=4)).filter(
                lambda s: s.strip(" ") not in set(f.schema["enum"]) if f is not None else True)),
-    Defect("unknown-template", lambda ec, f, ctx: tuple(v for v in (999999,) if v not in ctx.set_template_ids),
+    Defect("unknown-template", lambda ec, f, ctx: tuple(v for v in (999999, 2**31 - 7) if v not in ctx.set_template_ids)[:1],
            lambda ec, f, ctx: st.sampled_from([999999, 2**31 - 7]).filter(lambda v: v not in ctx.set_template_ids)),
 )}
 
@@ -392,9 +393,13 @@ def place(ec: ErrorClass, value: Any, ctx: GenContext, name_body: str = "-bad") 
     return InvalidCase(ec.id, params)
 
 
-@functools.cache
 def examples_of(class_id: str, ctx: GenContext) -> tuple[InvalidCase, ...]:
-    """The deterministic requests of one class: the same on every run, each with exactly its defect."""
+    """The deterministic requests of one class: the same on every run, each with exactly its defect (fresh copies)."""
+    return copy.deepcopy(_examples_of(class_id, ctx))
+
+
+@functools.cache
+def _examples_of(class_id: str, ctx: GenContext) -> tuple[InvalidCase, ...]:
     ec = ctx.spec.error_class(class_id)
     return tuple(place(ec, v, ctx) for v in generator_for(ec).examples(ec, _field_of(ec, ctx.spec), ctx))
 
@@ -421,7 +426,7 @@ def invalid_cases(ctx: GenContext) -> st.SearchStrategy[InvalidCase]:
 
 def one_character_name(seed: int, taken: Callable[[str], bool]) -> str:
     """A one-character CJK name derived from the run's seed (replayable), skipping names already taken."""
-    span = 0x9FA5 - 0x4E00
+    span = 0x9FA5 - 0x4E00 + 1
     for i in range(64):
         name = chr(0x4E00 + (seed + i * 7919) % span)
         if not taken(name):

@@ -1,26 +1,40 @@
 """The spec tests itself, JSON-Schema-Test-Suite style: every file in ``spec/`` is well-formed and complete.
 
 Checked: the schemas against the Draft 2020-12 metaschema and its vocabulary, the
-``x-doc`` record on every documented property, the deviation names, the error
-catalogue's shape and coverage, and the seed doc's examples against the schemas.
+``x-doc`` record on every documented property, the deviation names, the data
+files (error catalogue, deviations, rules, sources) against their meta schemas in
+``spec/meta/``, the catalogue's coverage, that every rule cites an existing
+documentation row and existing sources and is judged by an oracle, that every
+catalogued defect has a generator, and the seed doc's examples against the schemas.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 from jsonschema_specifications import REGISTRY
 
+from cmdb_contract import oracles
+from cmdb_contract import strategies as S
 from cmdb_contract.drift import parse_examples
 from cmdb_contract.spec import DRAFT, EXTENSION_KEYWORDS, JSON_TYPES, SPEC_DIR, VERSIONS, load_spec
 
 SEED = Path(__file__).resolve().parents[2] / "shared/seeds/create_set.md"
 SPEC = load_spec()
-SCHEMA_FILES = sorted(SPEC_DIR.glob("*.schema.json"))
+SCHEMA_FILES = sorted(SPEC_DIR.glob("*.schema.json"))  # the API schemas only: the meta schemas live in spec/meta/
+META_DIR = SPEC_DIR / "meta"
+META_FILES = sorted(META_DIR.glob("*.schema.json"))
+# Each data file of spec/ and the meta schema it must match.
+DATA_FILES = {"errors.json": "errors.schema.json", "deviations.json": "deviations.schema.json",
+              "rules.json": "rules.schema.json", "sources.json": "sources.schema.json", "model.json": "model.schema.json"}
 XDOC_KEYS = {"table": str, "field": str, "type": str, "required": bool, "meaning": str}
 
 
@@ -170,53 +184,14 @@ def test_deviation_ids_are_unique_and_explained() -> None:
     assert all(d.doc and d.server and d.reason for d in SPEC.deviations)
 
 
-_CODES = {"type": "object", "propertyNames": {"enum": list(VERSIONS)}, "additionalProperties": {"type": "integer", "minimum": 1}}
-ERRORS_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "the error catalogue (spec/errors.json)",
-    "type": "object",
-    "required": ["title", "description", "versions", "classes", "accepted", "state"],
-    "additionalProperties": False,
-    "properties": {
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "versions": {"type": "array", "items": {"type": "string", "pattern": r"^\d+\.\d+$"}, "minItems": 1, "uniqueItems": True},
-        "classes": {"type": "array", "items": {
-            "type": "object",
-            "required": ["id", "target", "defect", "layer", "codes", "source"],
-            "additionalProperties": False,
-            "properties": {
-                "id": {"type": "string", "minLength": 1},
-                "target": {"type": "string", "minLength": 1},
-                "defect": {"type": "string", "minLength": 1},
-                "layer": {"enum": ["esb", "cmdb"]},
-                "codes": _CODES,
-                "source": {"type": "string", "minLength": 1},
-                "message_contains": {"type": "string", "minLength": 1},
-            },
-        }},
-        "accepted": {"type": "array", "items": {
-            "type": "object",
-            "required": ["target", "defect", "source"],
-            "additionalProperties": False,
-            "properties": {"target": {"type": "string"}, "defect": {"type": "string"}, "source": {"type": "string", "minLength": 1}},
-        }},
-        "state": {"type": "array", "items": {
-            "type": "object",
-            "required": ["id", "codes", "source"],
-            "additionalProperties": False,
-            "properties": {"id": {"type": "string", "pattern": "^state\\."}, "codes": _CODES, "source": {"type": "string", "minLength": 1}},
-        }},
-    },
-}
-
-
 def test_error_catalogue_is_well_formed() -> None:
-    """errors.json matches the catalogue schema and covers exactly the versions the suite knows."""
-    DRAFT.check_schema(ERRORS_SCHEMA)
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in DRAFT(ERRORS_SCHEMA).iter_errors(SPEC.errors)]
+    """errors.json matches its meta schema and covers exactly the versions the suite knows."""
+    schema = load(META_DIR / "errors.schema.json")
+    DRAFT.check_schema(schema)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in DRAFT(schema).iter_errors(SPEC.errors)]
     assert errors == []
     assert tuple(SPEC.errors["versions"]) == VERSIONS
+    assert tuple(schema["$defs"]["codes"]["propertyNames"]["enum"]) == VERSIONS
 
 
 def test_error_ids_are_unique() -> None:
@@ -281,3 +256,138 @@ def test_seed_example_validates(seed_examples: dict[str, str], kind: str, schema
     validator = DRAFT(schema, format_checker=DRAFT.FORMAT_CHECKER)
     errors = [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(instance)]
     assert errors == []
+
+
+# -- the data files and their meta schemas (spec/meta/) ---------------------------------------
+
+
+def test_spec_meta_holds_one_schema_per_data_file() -> None:
+    """spec/meta/ holds exactly one meta schema for each data file of spec/, and every data file has one."""
+    assert [p.name for p in META_FILES] == sorted(DATA_FILES.values())
+    assert sorted(p.name for p in SPEC_DIR.glob("*.json") if not p.name.endswith(".schema.json")) == sorted(DATA_FILES)
+
+
+@pytest.mark.parametrize("path", META_FILES, ids=[f"meta/{p.name} passes the Draft 2020-12 metaschema" for p in META_FILES])
+def test_meta_schema_passes_its_metaschema(path: Path) -> None:
+    """The meta schema declares Draft 2020-12, is valid against its metaschema and uses only Draft 2020-12 keywords."""
+    schema = load(path)
+    assert schema.get("$schema") == DRAFT.META_SCHEMA["$id"]
+    DRAFT.check_schema(schema)
+    assert [f"{where}: {key}" for where, node in schema_nodes(schema, "#") for key in node if key not in VOCABULARY] == []
+
+
+@pytest.mark.parametrize(("data", "meta"), list(DATA_FILES.items()), ids=[f"{d} matches meta/{m}" for d, m in DATA_FILES.items()])
+def test_data_file_matches_its_meta_schema(data: str, meta: str) -> None:
+    """The data file validates against its meta schema."""
+    errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in DRAFT(load(META_DIR / meta)).iter_errors(load(SPEC_DIR / data))]
+    assert errors == []
+
+
+def _entry(items: list[dict[str, Any]], entry_id: str) -> dict[str, Any]:
+    return next(i for i in items if i["id"] == entry_id)
+
+
+def _first_data_class(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in doc["classes"] if c["target"].startswith("data."))
+
+
+Edit = Callable[[dict[str, Any]], None]
+FAULTS: list[tuple[str, str, Edit]] = [
+    ("errors.json", "an auth class without an auth object", lambda d: d["classes"][0].pop("auth")),
+    ("errors.json", "a data class with an auth object", lambda d: _first_data_class(d).update(auth={"drop": ["bk_token"]})),
+    ("errors.json", "a raw header without where header", lambda d: _entry(d["classes"], "auth.header-not-json")["auth"].pop("where")),
+    ("errors.json", "an unknown place for the credentials", lambda d: d["classes"][0].update(auth={"where": "query"})),
+    ("errors.json", "a replaced field that is no credential", lambda d: d["classes"][0].update(auth={"replace": {"bk_biz_id": "1"}})),
+    ("errors.json", "a dropped field that is no credential", lambda d: d["classes"][0].update(auth={"drop": ["data"]})),
+    ("errors.json", "a code for an unknown version", lambda d: _first_data_class(d)["codes"].update({"3.12": 1199006})),
+    ("errors.json", "an unknown key on a class", lambda d: _first_data_class(d).update(defect_kind="type")),
+    ("errors.json", "an attribute rule of a type the research does not describe", lambda d: d["attribute_rules"][0].update(type="id_rule")),
+    ("errors.json", "an attribute rule without sources", lambda d: d["attribute_rules"][0].pop("sources")),
+    ("errors.json", "an attribute rule without namesAttribute", lambda d: d["attribute_rules"][0].pop("namesAttribute")),
+    ("model.json", "a type fact without sources", lambda d: d["types"]["int"].pop("sources")),
+    ("model.json", "a lookalike condition nothing reads", lambda d: d["types"]["int"]["lookalikesAccepted"][0].update(when="always")),
+    ("model.json", "a type the research does not describe", lambda d: d["types"].update(id_rule={"fact": "x", "sources": ["cmdb-struti"]})),
+    ("deviations.json", "the unread when_absent_from_request key", lambda d: d["deviations"][0]["doc_check"].update(when_absent_from_request=True)),
+    ("deviations.json", "a deviation without a reason", lambda d: d["deviations"][0].pop("reason")),
+    ("deviations.json", "a doc_check of an unknown type", lambda d: d["deviations"][0]["doc_check"].update(type="list")),
+    ("rules.json", "a rule id without a dot", lambda d: d["rules"][0].update(id="envelope_http_200")),
+    ("rules.json", "a rule id in capitals", lambda d: d["rules"][0].update(id="Envelope.http-200")),
+    ("rules.json", "breaks neither documentation nor research", lambda d: d["rules"][0].update(breaks="server")),
+    ("rules.json", "a documentation rule without its row", lambda d: _entry(d["rules"], "envelope.result-boolean").pop("doc")),
+    ("rules.json", "a research rule without its fact", lambda d: _entry(d["rules"], "envelope.http-200").pop("fact")),
+    ("rules.json", "a doc that is not table.field", lambda d: _entry(d["rules"], "envelope.result-boolean").update(doc="response")),
+    ("rules.json", "sources that are not a list of ids", lambda d: _entry(d["rules"], "envelope.http-200").update(sources="esb-json-response")),
+    ("sources.json", "a branch instead of a commit", lambda d: d["sources"]["esb-json-response"].update(commit="master")),
+    ("sources.json", "a path with a leading slash", lambda d: d["sources"]["esb-json-response"].update(path="/paas-ce/x.py")),
+    ("sources.json", "a path climbing out with ..", lambda d: d["sources"]["esb-json-response"].update(path="paas-ce/../x.py")),
+    ("sources.json", "a repo that is not owner/name", lambda d: d["sources"]["esb-json-response"].update(repo="legacy-bk-paas")),
+    ("sources.json", "a source without what it says", lambda d: d["sources"]["esb-json-response"].pop("says")),
+    ("sources.json", "a source id in capitals", lambda d: d["sources"].update(Bad={**d["sources"]["esb-json-response"]})),
+]
+
+
+@pytest.mark.parametrize(("data", "edit"), [pytest.param(d, e, id=f"meta/{DATA_FILES[d]} rejects {what}") for d, what, e in FAULTS])
+def test_meta_schema_rejects_a_faulty_entry(data: str, edit: Edit) -> None:
+    """The meta schema rejects the data file with one faulty entry (so its checks are not vacuous)."""
+    doc = copy.deepcopy(load(SPEC_DIR / data))
+    edit(doc)
+    assert list(DRAFT(load(META_DIR / DATA_FILES[data])).iter_errors(doc))
+
+
+# -- rules, their sources and the oracles that judge them ---------------------------------------
+
+
+RULES = sorted(SPEC.rules.values(), key=lambda r: r.id)
+ORACLE_FUNCTIONS = sorted((f for f in vars(oracles).values() if inspect.isfunction(f) and hasattr(f, "rule_id")), key=lambda f: f.__name__)
+# Rules raised by name outside an oracle function (none today: deviations use violation_class only for xfail(raises=...)).
+RAISED_ELSEWHERE: frozenset[str] = frozenset()
+
+
+def test_rule_ids_are_unique() -> None:
+    """No two entries of rules.json share an id."""
+    ids = [r["id"] for r in SPEC.rules_doc["rules"]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.doc], ids=lambda r: f"{r.id} cites the documentation row {r.doc}")
+def test_rule_doc_names_a_documentation_row(rule: Any) -> None:
+    """The documentation row a rule cites is one the spec's schemas encode."""
+    assert SPEC.doc_row(rule.doc) is not None
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.sources], ids=lambda r: f"{r.id} cites sources in sources.json")
+def test_rule_sources_exist(rule: Any) -> None:
+    """Every source id a rule cites is an entry of sources.json."""
+    assert [s for s in rule.sources if s not in SPEC.sources] == []
+
+
+@pytest.mark.parametrize("source", [SPEC.sources[k] for k in sorted(SPEC.sources)], ids=[f"{k} opens on GitHub" for k in sorted(SPEC.sources)])
+def test_source_url_is_a_github_blob_link(source: Any) -> None:
+    """A source's URL is an https GitHub blob link of owner/name at its commit and path, with nothing to escape."""
+    parts = urlsplit(source.url)
+    assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("https", "github.com", "", "")
+    owner, name, blob, commit, *path = parts.path.lstrip("/").split("/")
+    assert (f"{owner}/{name}", blob, commit, "/".join(path)) == (source.repo, "blob", source.commit, source.path)
+    assert quote(source.url, safe=":/") == source.url
+
+
+@pytest.mark.parametrize("fn", ORACLE_FUNCTIONS, ids=lambda f: f"oracle {f.__name__} names a rule of rules.json")
+def test_every_oracle_names_a_rule(fn: Any) -> None:
+    """Every oracle function carries the id of a rule in rules.json and is one of ALL_ORACLES."""
+    assert fn.rule_id in SPEC.rules
+    assert fn in oracles.ALL_ORACLES
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULES], ids=lambda i: f"{i} is judged by one oracle")
+def test_every_rule_is_judged_by_one_oracle(rule_id: str) -> None:
+    """Every rule of rules.json is raised by exactly one oracle of ALL_ORACLES (or by name elsewhere, where registered)."""
+    judged = Counter(oracles.rule_of(o) for o in oracles.ALL_ORACLES)
+    assert judged[rule_id] == 1 or rule_id in RAISED_ELSEWHERE
+
+
+@pytest.mark.parametrize("class_id", [ec.id for ec in SPEC.error_classes], ids=lambda i: f"{i} has a generator")
+def test_every_catalogued_class_has_a_generator(class_id: str) -> None:
+    """Every catalogued error class resolves to an entry of the strategies' defect registry."""
+    ec = SPEC.error_class(class_id)
+    assert S.defect_kind(ec) in S.DEFECTS
+    assert S.generator_for(ec) is S.DEFECTS[S.defect_kind(ec)]

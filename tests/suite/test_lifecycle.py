@@ -153,7 +153,7 @@ def test_signal_drains_reports_and_cleans_up(watched: Callable[..., Watched], tm
     try:
         ledger = _wait_for_pending(tmp_path, 12)
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
