@@ -194,13 +194,11 @@ class Esb:
             return self._esb_error(EsbError(
                 COMMON_ERROR, f"Request body is too large, the limit is {MAX_BODY} bytes", False), name)
         request_id = uuid.uuid4().hex
-        params: dict[str, Any] = {}
         try:
             authorization = self._header_authorization(headers)
-            decoded = self._params(method, query, headers, body)
-            if isinstance(decoded, Reply):
-                return decoded
-            params = decoded
+            params = self._params(method, query, headers, body)
+            if isinstance(params, Reply):
+                return params
             if authorization is None or self.faults.on("reject-header-auth"):
                 authorization = {} if self.faults.on("reject-body-auth") else params
             user = self._authenticate(authorization)

@@ -4,8 +4,8 @@ Boundary: attribute definitions only (research cmdb_create_set.md §2.1;
 cmdb_model_attributes.md §1.2, §2.3 creation rules, §4).  `BUILT_INS` is the
 stock model in DB order, hidden attributes included; `parse_attributes`
 reads a seed's `set_attributes` with the API's defaults and creation rules;
-`SetModel` answers "which attributes does create_set load for business N"
-and renders `search_object_attribute` items.  What happens to a *value* of
+`SetModel` answers "which attributes does create_set load for business N",
+and `describe` renders one `search_object_attribute` item.  What happens to a *value* of
 an attribute (fill, validation, conversion) is in `values.py`.
 """
 
@@ -166,10 +166,6 @@ class SetModel:
             self._by_business[biz_id] = cached
         return cached
 
-    def shown(self, biz_id: int, lang: str) -> list[dict[str, Any]]:
-        """search_object_attribute items of business `biz_id` (0: global only), translated for `lang`."""
-        return [describe(a, lang) for a in self.for_business(biz_id if biz_id > 0 else 0) if not a.hidden]
-
 
 def document(attr: Attribute) -> dict[str, Any]:
     """The attribute as stored (cc_ObjAttDes): what a search_object_attribute condition is matched against."""
@@ -255,7 +251,10 @@ def parse_attributes(raw: Any, biz_ids: Iterable[int]) -> SetModel:
             raise SeedError(f"{where}: bk_property_id is already used in this scope")
         scopes.add(attr.bk_biz_id)
         index = len(BUILT_INS) + len(custom) + 1
-        custom.append(replace(attr, id=index, bk_property_index=item.get("bk_property_index", index)))
+        position = item.get("bk_property_index", index)
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise SeedError(f"{where}: bk_property_index must be an integer")
+        custom.append(replace(attr, id=index, bk_property_index=position))
     return SetModel(BUILT_INS + tuple(custom))
 
 

@@ -19,6 +19,8 @@ import pytest
 from cmdb_emulator.server import Emulator, start_server
 from cmdb_emulator.world import parse_world
 
+from .rich_seed import RICH_SEED
+
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = ("3.13", "3.14")
 
@@ -53,6 +55,25 @@ def version(request: pytest.FixtureRequest) -> str:
 def vurl(servers: dict[str, Emulator], version: str) -> str:
     """Base URL of the emulator of the current `version`."""
     return servers[version].url
+
+
+@pytest.fixture(scope="session")
+def rich() -> Iterator[dict[str, Emulator]]:
+    """One emulator per version whose set model holds every emulated attribute type."""
+    started: dict[str, Emulator] = {}
+    try:
+        for version in ("3.13", "3.14"):
+            started[version] = start_server(cmdb_version=version, world=parse_world(RICH_SEED))
+        yield started
+    finally:
+        for emulator in started.values():
+            emulator.stop()
+
+
+@pytest.fixture
+def rurl(rich: dict[str, Emulator], version: str) -> str:
+    """Base URL of the rich emulator of the current `version`."""
+    return rich[version].url
 
 
 @pytest.fixture

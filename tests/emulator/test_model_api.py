@@ -8,7 +8,6 @@ cmdb_create_set.md §6.1 (reads through core).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +15,16 @@ import pytest
 import requests
 
 from cmdb_emulator.model import BUILT_INS
-from cmdb_emulator.server import Emulator, start_server
 from cmdb_emulator.world import SeedError, parse_world
 
 from .helpers import AUTH, BIZ, IDLE_SET_ID, REPO, call, create, find_set, path, run_cli, wrapped, write_seed
-from .test_model import RICH_SEED, made
+from .test_model import made
 
 ITEM_KEYS = ["bk_biz_id", "id", "bk_supplier_account", "bk_obj_id", "bk_property_id", "bk_property_name",
              "bk_property_group", "bk_property_index", "unit", "placeholder", "editable", "ispre", "isrequired",
              "isreadonly", "isonly", "bk_issystem", "bk_isapi", "bk_property_type", "option", "default", "ismultiple",
              "description", "bk_template_id", "creator", "create_time", "last_time", "bk_property_group_name"]
 DEFAULT_SEED = json.loads((REPO / "cmdb_emulator" / "default_seed.json").read_text("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def rich() -> Iterator[dict[str, Emulator]]:
-    """One emulator per version with a model of every emulated attribute type and a template attribute."""
-    started: dict[str, Emulator] = {}
-    try:
-        for version in ("3.13", "3.14"):
-            started[version] = start_server(cmdb_version=version, world=parse_world(RICH_SEED))
-        yield started
-    finally:
-        for emulator in started.values():
-            emulator.stop()
-
-
-@pytest.fixture
-def rurl(rich: dict[str, Emulator], version: str) -> str:
-    """Base URL of the rich emulator of the current `version`."""
-    return rich[version].url
 
 
 def model(url: str, lang: str | None = None, **params: Any) -> list[dict[str, Any]]:
