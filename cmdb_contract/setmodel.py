@@ -297,10 +297,12 @@ def _int_side(value: Any) -> int | None:
         return None
     if isinstance(value, bool):
         raise OptionError(f"{value!r} is no integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and _INT_TEXT.match(value):
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise OptionError(f"{value} is out of int64")  # strconv.ParseInt's range error
+        return value
     raise OptionError(f"{value!r} is no integer")  # json.Number "1.5" or "1000.0": ParseInt fails
 
 

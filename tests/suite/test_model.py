@@ -31,7 +31,7 @@ from cmdb_contract.oracles import (
     unknown_fields_are_dropped,
 )
 from cmdb_contract.setmodel import NO_DEFAULT, AnyTime, Attribute, SameInstant, SameNumber, SetModel, TypeRules, typed
-from cmdb_contract.spec import load_spec
+from cmdb_contract.spec import VERSIONS, load_spec
 from cmdb_contract.strategies import GenContext, _examples_of, examples_of, invalid_case_of, valid_cases
 
 SPEC = load_spec()
@@ -453,3 +453,28 @@ def test_type_rules_read_the_facts_file() -> None:
     assert rules.hidden == {"bk_biz_id", "bk_parent_id", "set_template_id", "set_template_version"}
     assert rules.overwritten == {"bk_created_by", "bk_created_at", "bk_updated_at"}
     assert (rules.max_bytes("singlechar"), rules.max_bytes("longchar"), rules.max_bytes("objuser")) == (256, 2000, 2000)
+
+
+def test_every_suite_version_fills_attribute_defaults() -> None:
+    """Attribute defaults are filled from 3.11.1 (research model §1.3), so every version the suite judges applies them."""
+    since = tuple(int(p) for p in str(SPEC.model_doc["defaultsFrom"]).split("."))
+    assert all(tuple(int(p) for p in v.split(".")) >= since[:2] for v in VERSIONS)
+
+
+def test_a_regex_with_rarely_sendable_matches_never_trips_a_health_check() -> None:
+    """A pattern whose random matches are mostly unsendable (here: almost always with a newline) still yields matching values."""
+    t = typed(Attribute.from_item(item("nl", "singlechar", option="^a\\s*b")), RULES)
+    assert t.pattern is not None
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(v=model_values.valid_strategy(t))
+    def check(v: Any) -> None:
+        assert v in ("", None) or (t.pattern is not None and t.pattern.safe(setmodel.go_trim(v)) and t.pattern.matches(setmodel.go_trim(v)))
+
+    check()
+
+
+def test_an_int_bound_beyond_int64_is_an_unparsable_option() -> None:
+    """A bound ParseInt cannot hold makes every value refused, so the attribute is skipped with that reason."""
+    t = typed(Attribute.from_item(item("big", "int", option={"min": "0", "max": str(2**63)})), RULES)
+    assert "out of int64" in t.skip
