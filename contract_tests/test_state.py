@@ -92,6 +92,8 @@ def test_deleted_name_can_be_reused(harness: Harness) -> None:
     harness.judge((new_id_is_not_the_deleted_one,), again, Expectation.state(sent, harness.judging, deleted_id=created["bk_set_id"]))
 
 
+# Serial: other tests' requests in flight would hold the in-flight slots and spread the racing creates apart.
+@pytest.mark.serial
 def test_concurrent_creates_of_one_name_yield_one_set(harness: Harness) -> None:
     """Several concurrent creates of one name: exactly one succeeds, the others get 1101108."""
     width = min(8, harness.concurrency)
