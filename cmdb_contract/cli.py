@@ -4,7 +4,8 @@ Subcommands: ``run`` (the contract suite, keeping its exit code), ``diff``
 (two targets compared, ``diffcli``), ``drift``
 (compare a BlueKing apidoc Markdown file with spec/), ``export-openapi``
 (spec/ as an OpenAPI 3.1 document for other tools), ``selftest`` (the
-mutation self-test: the suite against every injected fault).
+mutation self-test: the suite against every injected fault), ``model``
+(save a target's set model for ``--set-model``).
 Boundary: argument parsing and printing; the work is in the named modules.
 """
 
@@ -65,6 +66,35 @@ def _selftest(args: argparse.Namespace) -> int:
         return 4
 
 
+def _model(args: argparse.Namespace) -> int:
+    """Read a target's set model (read-only) and save it for --set-model; credentials from the environment only."""
+    import os
+
+    from .client import Target
+    from .credentials import Credentials
+    from .modelread import read_model, save_model
+
+    creds = Credentials.from_env(os.environ)
+    missing = creds.missing()
+    if missing:
+        print(f"cmdb-contract model: missing {missing}: export BK_APP_CODE=... BK_APP_SECRET=... BK_USERNAME=...", file=sys.stderr)
+        return 4
+    target = Target(args.target_url, creds, timeout=args.request_timeout)
+    try:
+        model = read_model(target, args.bk_biz_id, args.bk_supplier_account)
+    finally:
+        target.close()
+    if not model.read:
+        print(f"cmdb-contract model: {creds.redact(model.origin)}", file=sys.stderr)
+        return 3
+    save_model(model, Path(args.output))
+    for note in model.notes:
+        print(creds.redact(f"note: {note}"))
+    print(f"wrote {args.output}: {len(model.attributes)} attributes of business {args.bk_biz_id}, "
+          f"{len(model.foreign)} of other businesses ({model.origin})")
+    return 0
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,6 +104,18 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"cmdb-contract run: no contract_tests/ beside {ROOT}: run it from a checkout of this project", file=sys.stderr)
         return 4
     return subprocess.call([sys.executable, "-m", "pytest", "contract_tests", *extra], cwd=ROOT)
+
+
+def _url(value: str) -> str:
+    from .options import url_type
+
+    return url_type(value)
+
+
+def _positive(value: str) -> int:
+    from .options import positive_int
+
+    return positive_int(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_selftest)
     sub.add_parser("diff", add_help=False, help="do two targets behave the same? the suite against A, replayed against B; "
                    "exit 0 same, 1 different (cmdb-contract diff --help)")
+    p = sub.add_parser("model", help="save a target's set model (search_object_attribute, read-only) for --set-model FILE",
+                       description="Credentials come from the environment only (BK_APP_CODE, BK_APP_SECRET, BK_USERNAME or BK_TOKEN); "
+                                   "the file holds the attribute items and the target URL, never a secret. "
+                                   "Exit codes: 0 written, 3 the model could not be read, 4 usage error.")
+    p.add_argument("--target-url", required=True, type=_url, help="base URL of the ESB in front of CMDB")
+    p.add_argument("--bk-biz-id", required=True, type=_positive, help="the business whose set model to read")
+    p.add_argument("--bk-supplier-account", default=None, help="bk_supplier_account to send (default: not sent)")
+    p.add_argument("--request-timeout", type=float, default=15.0, help="seconds per request (default: %(default)s)")
+    p.add_argument("-o", "--output", required=True, help="the file to write")
+    p.set_defaults(func=_model)
     p = sub.add_parser("run", help="run the contract suite (python -m pytest contract_tests ...) and keep its exit code",
                        description="Every option after 'run' goes to pytest, e.g. cmdb-contract run --allow-writes --bk-biz-id 3. "
                                    "Exit codes: 0 pass, 1 contract broken, 2 interrupted, 3 target unavailable, 4 usage error, "

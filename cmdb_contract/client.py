@@ -570,6 +570,16 @@ class Target:
     def batch_delete_sets(self, bk_biz_id: int, ids: list[int]) -> Exchange:
         return self.send(Request("batch_delete_set", {"bk_biz_id": bk_biz_id, "delete": {"inst_ids": ids}}))
 
+    def search_object_attribute(self, bk_biz_id: int, supplier: str | None = None) -> Exchange:
+        """The set model of a business as the model API shows it (research model §4): global + that business's."""
+        params: dict[str, Any] = {"bk_obj_id": "set", "bk_biz_id": bk_biz_id}
+        if supplier:
+            params["bk_supplier_account"] = supplier
+        return self.send(Request("search_object_attribute", params))
+
+    def search_business(self, condition: dict[str, Any], limit: int = 50) -> Exchange:
+        return self.send(Request("search_business", {"fields": ["bk_biz_id"], "condition": condition, "page": {"start": 0, "limit": limit}}))
+
 
 def search_rows(ex: Exchange) -> tuple[list[dict[str, Any]], int] | None:
     """The rows and count of a successful search answer ({count, info}), or None: the one parser of search answers."""

@@ -38,7 +38,7 @@ from .oracles import (
     nothing_is_stored,
     search_info,
 )
-from .spec import load_spec
+from .spec import Spec, esb_integer, load_spec
 from .strategies import TOKEN_LEN, TOKEN_SLOT, GenContext, InvalidCase, ValidCase
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -96,22 +96,28 @@ def answer_bucket(elapsed_ms: float) -> int:
 
 
 class Coverage:
-    """How many requests exercised each documentation row, error class and code, and how fast create_set answered."""
+    """How many requests exercised each documentation row, error class and code, each set model attribute, and how fast create_set answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec: Spec | None = None) -> None:
+        self.spec = spec or load_spec()
         self.rows: Counter[str] = Counter()
         self.classes: Counter[str] = Counter()
         self.codes: dict[str, Counter[int | str]] = {}
+        # Requests that sent each model attribute (other businesses' included), and the model classes sent.
+        self.model: Counter[str] = Counter()
+        self.model_classes: Counter[str] = Counter()
         self.creates = 0
         self.answers = 0
         self.successes = 0
         self.answer_times: Counter[int] = Counter()
         self._lock = threading.Lock()
+        self._model_keys = frozenset(f.name for f in (*self.spec.model_fields, *self.spec.foreign_fields))
 
     def request(self, params: Any, auth: Auth, uses_token: bool) -> None:
         """Count the request rows one create_set exercised."""
         spec = load_spec()
         keys: list[str] = []
+        model: list[str] = []
         if auth.where != "none" and auth.header_raw is None:
             names = ["bk_app_code", "bk_app_secret", "bk_token" if uses_token else "bk_username"]
             present = [n for n in names if n not in auth.drop] + [k for k, _ in auth.replace if k not in names]
@@ -122,9 +128,11 @@ class Coverage:
             if isinstance(data, dict):
                 props = spec.data_schema["properties"]
                 keys += [f"request:{_row_key(props[n])}" for n in data if n in props]
+                model = [n for n in data if n in self._model_keys]
         with self._lock:
             self.creates += 1
             self.rows.update(keys)
+            self.model.update(model)
 
     def answer(self, ex: Exchange) -> None:
         """Count the response rows one create_set answer exercised, and its answer time."""
@@ -148,13 +156,22 @@ class Coverage:
         raw = body.get("code") if isinstance(body, dict) else None
         code: int | str = raw if isinstance(raw, int) else f"HTTP {ex.status}"
         with self._lock:
-            self.classes[class_id] += 1
+            # Model classes are counted apart: the documentation's class table lists the catalogue's own.
+            (self.model_classes if class_id.startswith("model.") else self.classes)[class_id] += 1
             self.codes.setdefault(class_id, Counter())[code] += 1
 
 
 def _row_key(node: dict[str, Any]) -> str:
     doc = node["x-doc"]
     return f"{doc['table']}.{doc['field']}"
+
+
+def _same_business(sent: Any, biz: int) -> bool:
+    """Whether the bk_biz_id sent is the run's business as ESB reads it ("2", " 2 ", "2.0" included)."""
+    try:
+        return esb_integer(sent) == biz and not isinstance(sent, bool)
+    except (TypeError, ValueError):
+        return False
 
 
 def _sent_name(params: Any) -> str | None:
@@ -179,7 +196,7 @@ class Harness:
         self.ledger = ledger
         self.concurrency = max(1, concurrency)
         self.counts = RuleCounts()
-        self.coverage = Coverage()
+        self.coverage = Coverage(judging.spec)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -226,7 +243,7 @@ class Harness:
         name = _sent_name(request.params)
         biz = request.params.get("bk_biz_id") if isinstance(request.params, dict) else None
         key = None
-        if name is not None and self.ledger is not None and str(biz) == str(self.ctx.bk_biz_id):
+        if name is not None and self.ledger is not None and _same_business(biz, self.ctx.bk_biz_id):
             key = self.ledger.pending(self.ctx.bk_biz_id, name)
         try:
             ex = self.target.send(request)
@@ -276,16 +293,16 @@ class Harness:
         for listener in list(self.judge_listeners):
             listener(oracles, ex, expect, True)
 
-    def create(self, case: ValidCase) -> tuple[Exchange, dict[str, Any]]:
-        """Send a valid case and judge it with every success oracle."""
+    def create(self, case: ValidCase, because: str = "") -> tuple[Exchange, dict[str, Any]]:
+        """Send a valid case and judge it with every success oracle (``because``: why the case is valid, for the report)."""
         sent = self.fill(case.params)
         ex = self.send_create(sent, auth=case.auth)
-        self.judge(SUCCESS_ORACLES, ex, Expectation.success(sent, self.judging))
+        self.judge(SUCCESS_ORACLES, ex, Expectation.success(sent, self.judging, because))
         return ex, sent
 
     def reject(self, case: InvalidCase, check_state: bool = False) -> Exchange:
         """Send an invalid case, judge the rejection, and where CMDB saw it prove that nothing was stored."""
-        ec = load_spec().error_class(case.error_class)
+        ec = self.judging.spec.error_class(case.error_class)
         sent = self.fill(case.params)
         ex = self.send_create(sent, auth=case.auth, raw_body=case.raw_body)
         self.coverage.defect(ec.id, ex)

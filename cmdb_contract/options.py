@@ -151,6 +151,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="where the HTML report, JUnit XML and ledger go (default: reports/)")
     group.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                     help="start the embedded emulator with this injected fault (mutation self-test)")
+    group.addoption("--set-model", default=None, metavar="FILE",
+                    help="the target's set model from FILE (written by 'cmdb-contract model', or the data of a search_object_attribute "
+                         "answer) instead of reading it at start (default: read through search_object_attribute)")
     # -- regression (issue 13): baselines and differential runs; all off by default --------------
     group.addoption("--record-baseline", default=None, metavar="FILE",
                     help="save every exchange of this run, normalised, as a baseline (JSON Lines, stable order)")
@@ -246,6 +249,7 @@ class RunConfig:
     started: float = field(default_factory=time.time)
     biz_given: bool = True
     regression: RegressionConfig = field(default_factory=RegressionConfig)
+    set_model: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -286,6 +290,8 @@ class RunConfig:
             args += ["--emulator-fault", fault]
         if "test_regression.py" in nodeid:
             args += self.regression.replay_args()
+        if self.set_model is not None:
+            args += ["--set-model", str(self.set_model)]
         args += ["--reports-dir", str(self.reports_dir / f"replay-{self.run_id}")]
         return args
 
@@ -336,6 +342,9 @@ def build_config(config: pytest.Config, environ: Mapping[str, str] = os.environ)
         raise pytest.UsageError(f"--reports-dir {opt.reports_dir}: cannot create it ({exc.strerror})") from None
     regression = _regression_config(opt, reports)
     biz = opt.bk_biz_id or DEFAULT_BIZ
+    set_model = Path(opt.set_model).resolve() if opt.set_model else None
+    if set_model is not None and not set_model.is_file():
+        raise pytest.UsageError(f"--set-model {opt.set_model}: no such file (write one with: cmdb-contract model --target-url URL --bk-biz-id N -o FILE)")
     return RunConfig(
         target_url=url, bk_biz_id=biz, bk_parent_id=opt.bk_parent_id or biz, set_template_id=opt.set_template_id,
         cmdb_version=opt.cmdb_version, error_codes=opt.error_codes, supplier=opt.bk_supplier_account,
@@ -343,7 +352,7 @@ def build_config(config: pytest.Config, environ: Mapping[str, str] = os.environ)
         rate_limit=opt.rate_limit, request_timeout=opt.request_timeout,
         concurrency=opt.concurrency, denied_username=opt.denied_username, cleanup_only=opt.cleanup_only,
         reports_dir=reports, emulator_faults=tuple(opt.emulator_fault), profile=profile, seed=seed,
-        biz_given=opt.bk_biz_id is not None, regression=regression,
+        biz_given=opt.bk_biz_id is not None, regression=regression, set_model=set_model,
     )
 
 

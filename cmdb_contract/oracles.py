@@ -8,6 +8,10 @@ or research fact (with its public sources), what was sent, expected and
 received. Each rule (and subject) raises its own subclass, so Hypothesis tells
 two broken rules apart as two bugs. Boundary: no I/O, no requests, no
 generation; the state oracles judge answers to searches a test already made.
+
+The spec an oracle judges against is the run's (``expect.judging.spec``):
+with the target's set model read, it knows the model's attributes, their
+stored forms and fill values, and other businesses' attributes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .client import Exchange, search_rows
-from .spec import ErrorClass, Source, json_type, load_spec, validator
+from .setmodel import same_value
+from .spec import ErrorClass, Source, Spec, json_type, load_spec, validator
 
 DOCUMENTATION = "documentation"
 SERVER = "research"
@@ -170,11 +175,12 @@ class SeenIds:
 
 @dataclass(frozen=True)
 class Judging:
-    """How this run judges: the CMDB version, the error-code mode and the ids seen so far."""
+    """How this run judges: the CMDB version, the error-code mode, the ids seen so far and the spec (set model included)."""
 
     version: str = "3.14"
     error_codes: str = "strict"
     seen_ids: SeenIds = field(default_factory=SeenIds)
+    spec: Spec = field(default_factory=load_spec)
 
 
 @dataclass(frozen=True)
@@ -192,15 +198,17 @@ class Expectation:
     facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def success(cls, sent: dict[str, Any], judging: Judging) -> Expectation:
-        """A valid create: accepted, and the set stored as the spec says it must be."""
-        return cls("success", sent, judging, stored=MappingProxyType(load_spec().expected_set(sent)))
+    def success(cls, sent: dict[str, Any], judging: Judging, because: str = "") -> Expectation:
+        """A valid create: accepted, and the set stored as the spec says it must be (``because``: why it is valid)."""
+        return cls("success", sent, judging, stored=MappingProxyType(judging.spec.expected_set(sent)), code_source=because)
 
     @classmethod
     def rejection(cls, sent: Any, judging: Judging, error_class: ErrorClass) -> Expectation:
         """An invalid create of a catalogued class: rejected with that class's code for the version."""
-        return cls("rejection", sent, judging, error_class=error_class, code=error_class.code_for(judging.version),
-                   code_source=f"spec/errors.json {error_class.id}: {error_class.source}", code_sources=error_class.sources)
+        # A model class is derived from a type-level rule: its source names the attribute and the rule.
+        source = error_class.source if error_class.attribute_type else f"spec/errors.json {error_class.id}: {error_class.source}"
+        return cls("rejection", sent, judging, error_class=error_class, code=error_class.code_for(judging.version), code_source=source,
+                   code_sources=error_class.sources)
 
     @classmethod
     def refusal(cls, sent: Any, judging: Judging, state_id: str) -> Expectation:
@@ -429,8 +437,7 @@ def valid_request_succeeds(ex: Exchange, expect: Expectation) -> None:
                         source=expect.code_source or None, source_ids=expect.code_sources)
 
 
-def _path_row(path: list[Any]) -> str:
-    spec = load_spec()
+def _path_row(path: list[Any], spec: Spec) -> str:
     try:
         if len(path) >= 2 and path[0] == "data":
             return str(spec.set_row(str(path[1])))
@@ -444,12 +451,12 @@ def _path_row(path: list[Any]) -> str:
 @judges("success.schema")
 def success_matches_schema(ex: Exchange, expect: Expectation) -> None:
     """The success answer validates against the success schema, data included."""
-    for err in validator("success").iter_errors(ex.json):
+    for err in expect.judging.spec.validator("success").iter_errors(ex.json):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
         constraint = {err.validator: err.validator_value} if isinstance(err.validator, str) else {}
         detail = f"Schema path: {'/'.join(map(str, err.absolute_schema_path))}: {err.message}"
         raise violation("success.schema", subject=where, expected=constraint, received=err.instance,
-                        source=_path_row(list(err.absolute_path)), detail=detail + _deviation_note(err.schema, err.instance))
+                        source=_path_row(list(err.absolute_path), expect.judging.spec), detail=detail + _deviation_note(err.schema, err.instance))
 
 
 def _deviation_note(node: Any, value: Any) -> str:
@@ -468,8 +475,7 @@ def _deviation_note(node: Any, value: Any) -> str:
             f"(known deviation {dev.id}: {dev.reason}).")
 
 
-def _field_source(name: str) -> str:
-    spec = load_spec()
+def _field_source(name: str, spec: Spec) -> str:
     try:
         f = spec.field(name)
         return f"{f.row}; research: {f.fact}" if f.fact else str(f.row)
@@ -484,8 +490,14 @@ def _field_sources(name: str) -> tuple[str, ...]:
         return ()
 
 
-def _same(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b)
+def _same(got: Any, want: Any) -> bool:
+    """Equal JSON of the same type (true is not 1), or the property a model value must have."""
+    return same_value(got, want)
+
+
+def _built_in(spec: Spec, name: str) -> bool:
+    # A model attribute is judged by the model.* rules, with the attribute's provenance.
+    return spec.model_field(name) is None
 
 
 @judges("data.echoed-as-stored")
@@ -493,45 +505,89 @@ def fields_are_echoed_as_stored(ex: Exchange, expect: Expectation) -> None:
     """Every field sent comes back as the server stores it (trimmed, same type)."""
     got = _body(ex).get("data") or {}
     assert expect.stored is not None
+    spec = expect.judging.spec
     sent_data = expect.sent["data"]
     for name, value in expect.stored.items():
-        if name in sent_data or name in load_spec().stored_from_top_level:
+        if not _built_in(spec, name):
+            continue
+        if name in sent_data or name in spec.stored_from_top_level:
             if name in got and _same(got[name], value):
                 continue
             sent_value = sent_data.get(name, expect.sent.get(name, MISSING))
             # The doc promises the set is created from the data sent; trimming is the server's own rule.
             breaks = SERVER if sent_value != value else DOCUMENTATION
             raise violation("data.echoed-as-stored", subject=name, expected=value, received=got.get(name, MISSING),
-                            breaks=breaks, source=_field_source(name), source_ids=_field_sources(name),
+                            breaks=breaks, source=_field_source(name, spec), source_ids=_field_sources(name),
                             detail=f"The request sent {name} = {show(sent_value)}.")
 
 
 @judges("data.default-applied")
 def absent_fields_get_defaults(ex: Exchange, expect: Expectation) -> None:
     """Every optional field left out gets its documented or researched default."""
-    spec = load_spec()
+    spec = expect.judging.spec
     got = _body(ex).get("data") or {}
     assert expect.stored is not None
     for name, value in expect.stored.items():
-        if name in expect.sent["data"] or name in spec.stored_from_top_level:
+        if name in expect.sent["data"] or name in spec.stored_from_top_level or not _built_in(spec, name):
             continue
         if name in got and _same(got[name], value):
             continue
         row = spec.set_row(name) if name in spec.set_schema["properties"] else None
         breaks = DOCUMENTATION if row is not None and "default" in row.meaning else SERVER
         raise violation("data.default-applied", subject=name, expected=value, received=got.get(name, MISSING),
-                        breaks=breaks, source=_field_source(name), source_ids=_field_sources(name),
+                        breaks=breaks, source=_field_source(name, spec), source_ids=_field_sources(name),
                         detail=f"The request did not send {name}.")
 
 
 @judges("data.unknown-field-dropped")
 def unknown_fields_are_dropped(ex: Exchange, expect: Expectation) -> None:
     """A field the set model does not define is neither stored nor returned."""
-    spec = load_spec()
+    spec = expect.judging.spec
     got = _body(ex).get("data") or {}
     for name in expect.sent["data"]:
-        if name not in spec.data_schema["properties"] and name in got:
+        # Another business's attribute has its own rule (model.other-business-attribute-dropped).
+        if name not in spec.data_schema["properties"] and spec.foreign_field(name) is None and name in got:
             raise violation("data.unknown-field-dropped", subject=name, expected=MISSING, received=got[name])
+
+
+@judges("model.attribute-echoed-as-stored")
+def model_attributes_are_echoed_as_stored(ex: Exchange, expect: Expectation) -> None:
+    """Every model attribute sent comes back in its stored form (trimmed, float strings kept, times converted)."""
+    got = _body(ex).get("data") or {}
+    assert expect.stored is not None
+    spec = expect.judging.spec
+    for f in spec.model_fields:
+        if f.name not in expect.sent["data"] or f.name not in expect.stored:
+            continue
+        want = expect.stored[f.name]
+        if f.name not in got or not _same(got[f.name], want):
+            raise violation("model.attribute-echoed-as-stored", subject=f.name, expected=want, received=got.get(f.name, MISSING),
+                            source=f"{f.row}; research: {f.fact}",
+                            detail=f"The request sent {f.name} = {show(expect.sent['data'][f.name])}.")
+
+
+@judges("model.attribute-default-filled")
+def absent_model_attributes_are_filled(ex: Exchange, expect: Expectation) -> None:
+    """Every model attribute left out is filled with its default, else its type's empty value."""
+    got = _body(ex).get("data") or {}
+    assert expect.stored is not None
+    for f in expect.judging.spec.model_fields:
+        if f.name in expect.sent["data"] or f.name not in expect.stored:
+            continue
+        want = expect.stored[f.name]
+        if f.name not in got or not _same(got[f.name], want):
+            raise violation("model.attribute-default-filled", subject=f.name, expected=want, received=got.get(f.name, MISSING),
+                            source=str(f.row), detail=f"The request did not send {f.name}.")
+
+
+@judges("model.other-business-attribute-dropped")
+def other_business_attributes_are_dropped(ex: Exchange, expect: Expectation) -> None:
+    """An attribute of another business sent here is neither stored nor returned."""
+    got = _body(ex).get("data") or {}
+    for f in expect.judging.spec.foreign_fields:
+        if f.name in expect.sent["data"] and f.name in got:
+            raise violation("model.other-business-attribute-dropped", subject=f.name, expected=MISSING, received=got[f.name],
+                            source=str(f.row), detail=f"The request sent {f.name} = {show(expect.sent['data'][f.name])}.")
 
 
 @judges("data.set-id-positive")
@@ -562,7 +618,8 @@ def times_are_rfc3339(ex: Exchange, expect: Expectation) -> None:
 
 SUCCESS_ORACLES: tuple[Oracle, ...] = (
     *ENVELOPE_ORACLES, valid_request_succeeds, success_matches_schema, fields_are_echoed_as_stored,
-    absent_fields_get_defaults, unknown_fields_are_dropped, set_id_is_positive, set_id_is_new, times_are_rfc3339,
+    absent_fields_get_defaults, unknown_fields_are_dropped, model_attributes_are_echoed_as_stored,
+    absent_model_attributes_are_filled, other_business_attributes_are_dropped, set_id_is_positive, set_id_is_new, times_are_rfc3339,
 )
 
 
@@ -652,7 +709,7 @@ def stored_set_equals_created(ex: Exchange, expect: Expectation) -> None:
     assert expect.stored is not None
     found = [d for d in search_info(ex) if d.get("bk_set_id") == expect.stored.get("bk_set_id")]
     doc = found[0] if found else {}
-    for name in load_spec().set_schema["properties"]:
+    for name in expect.judging.spec.set_schema["properties"]:
         if name == "last_time":
             continue
         if doc.get(name, MISSING) != expect.stored.get(name, MISSING):

@@ -42,6 +42,7 @@ from .outcomes import (
     violations_in,
 )
 from .run import Run, RunError
+from .spec import Spec, load_spec
 from .strategies import GenContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +75,15 @@ def _is_contract_run(config: pytest.Config) -> bool:
 
 def _run(config: pytest.Config) -> Run | None:
     return config.stash.get(RUN, None)
+
+
+def run_spec(config: pytest.Config) -> Spec:
+    """The run's spec (its set model included) for a test module's pytest_generate_tests; the static spec outside a run.
+
+    The run reads the model at session start, which pytest runs before collection.
+    """
+    run = _run(config)
+    return run.spec if run is not None else load_spec()
 
 
 # -- --cleanup-only: no session, just the sweep ---------------------------------------------------
@@ -452,7 +462,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     if run is None:
         return
     cleanup = run.outcome.cleanup
-    notes = [run.probe_note] if run.probe_note else []
+    notes = run.notes
     if run.outcome.unavailable is not None:
         notes.insert(0, f"Target unavailable: {run.outcome.unavailable.reason}")
     evidence = session.config.stash.get(EVIDENCE, {})
@@ -462,7 +472,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
         counts=run.harness.counts if run.harness is not None else None,
         coverage=run.harness.coverage if run.harness is not None else None, failed=failed,
         cleanup=cleanup.summary() if cleanup is not None else "", cleanup_lines=cleanup.lines() if cleanup is not None else (),
-        duration=run.duration, requests=run.requests_sent, notes=notes)
+        duration=run.duration, requests=run.requests_sent, notes=notes, spec=run.spec)
     parts = report.summary_parts(view)
     # Regression (issue 13): the differences section, rendered by diffreport ('' when nothing was compared).
     differences = regression_plugin.report_section(session.config)

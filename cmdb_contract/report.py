@@ -24,7 +24,7 @@ from .client import Exchange
 from .harness import ANSWER_BUCKETS_MS, Coverage
 from .oracles import BREAKS, MISSING, ContractViolation, RuleCounts, show
 from .outcomes import DEVIATION_GONE, SUITE_ERROR, UNAVAILABLE, VIOLATION, Outcome
-from .spec import REQUEST_TABLES, RESPONSE_TABLES, Rule, doc_rows, json_type, load_spec
+from .spec import REQUEST_TABLES, RESPONSE_TABLES, Rule, Spec, doc_rows, json_type, load_spec
 
 # Contrast: every text colour below is at least 4.5:1 on its background (WCAG AA).
 STYLE = """
@@ -106,6 +106,7 @@ class ReportView:
     duration: float = 0.0
     requests: int = 0
     notes: Sequence[str] = ()
+    spec: Spec | None = None  # the run's spec, the target's set model included
 
 
 @dataclass
@@ -594,9 +595,12 @@ def failures_html(view: ReportView, groups: Mapping[str, list[Group]]) -> str:
 # -- coverage ----------------------------------------------------------------------------------------
 
 
-def coverage_tables(coverage: Coverage) -> str:
-    """Documentation rows as the documentation's tables have them, counted per request or answer; zeros flagged; error classes."""
-    spec = load_spec()
+def coverage_tables(coverage: Coverage, spec: Spec | None = None) -> str:
+    """Documentation rows as the documentation's tables have them, counted per request or answer; zeros flagged; error classes.
+
+    ``spec`` is the run's (the target's set model included), so the derived model classes are listed too.
+    """
+    spec = spec or load_spec()
     parts = ['<div class="ct"><h2 id="ct-coverage">Coverage</h2>',
              f"<p>{coverage.creates} create_set requests sent ({sum(coverage.classes.values())} invalid, of "
              f"{len(coverage.classes)} of {len(spec.error_classes)} error classes); {coverage.answers} JSON answers, "
@@ -620,7 +624,6 @@ def coverage_tables(coverage: Coverage) -> str:
             parts.append(f"<h3>{esc(side)} table <i>{esc(table)}</i>{esc(caption)}</h3><table>{head}{''.join(trs)}</table>")
         if side == "request":
             parts.append(_model_fields_in_request(coverage))
-    parts.append(model_attributes_html(coverage))
     trs = []
     version = None
     for ec in spec.error_classes:
@@ -648,18 +651,46 @@ def _model_fields_in_request(coverage: Coverage) -> str:
             f"<table><tr><th>field</th><th>type</th><th>requests that sent it</th></tr>{trs}</table>")
 
 
-def model_attributes_html(coverage: Coverage) -> str:
-    """The set model's attributes exercised, when the harness counts them (``coverage.model``); else nothing.
-
-    The hook for the model-attribute work: a ``Counter`` of attribute id -> requests
-    that sent it. Until the harness fills one, the report shows no such section.
-    """
-    model: Counter[str] | None = getattr(coverage, "model", None)
-    if not model:
-        return ""
-    trs = "".join(f'<tr class="{"zero" if not n else ""}"><td><code>{esc(attr)}</code></td><td class="n">{n}'
-                  f'{" <span class=flag>never</span>" if not n else ""}</td></tr>' for attr, n in sorted(model.items()))
-    return f"<h3>Model attributes</h3><table><tr><th>attribute</th><th>requests that sent it</th></tr>{trs}</table>"
+def model_table(spec: Spec, coverage: Coverage) -> str:
+    """The target's set model beside the documentation rows: each attribute, its definition, the requests that sent it."""
+    model = spec.model
+    parts = ['<div class="ct"><h2>Set model attributes exercised</h2>']
+    if model is None:
+        return parts[0] + "<p>No set model read: the target was not reached.</p></div>"
+    parts.append(f"<p>Model: {esc(model.origin)}. {len(spec.model_fields)} attributes beyond the built-in schema exercised, "
+                 f"{len(spec.model_skipped)} skipped, {len(spec.foreign_fields)} of other businesses sent to prove they are dropped.</p>")
+    by_attr: dict[str, list[str]] = {}
+    for ec in spec.model_classes:
+        by_attr.setdefault(ec.target.split(".", 1)[1], []).append(ec.id)
+    trs = []
+    for f in spec.model_fields:
+        a = f.attribute
+        assert a is not None
+        n = coverage.model.get(f.name, 0)
+        classes = by_attr.get(f.name, [])
+        sent = [c for c in classes if coverage.model_classes.get(c)]
+        codes = "; ".join(f"{c.rsplit('.', 1)[1]}: " + ", ".join(f"{k} × {v}" for k, v in sorted(coverage.codes.get(c, {}).items(), key=lambda x: str(x[0])))
+                          for c in sent)
+        note = "recorded field: the server overwrites the value sent (not judged)" if a.overwritten else ""
+        trs.append(f'<tr class="{"zero" if not n else ""}"><td><code>{esc(f.name)}</code></td><td>{esc(a.attribute.name)}</td>'
+                   f"<td>{esc(a.attribute.describe())}</td><td>{n}</td><td>{len(sent)} of {len(classes)}</td><td>{esc(codes)}</td>"
+                   f"<td>exercised{esc('; ' + note if note else '')}</td></tr>")
+    for f in spec.foreign_fields:
+        a = f.attribute
+        assert a is not None
+        n = coverage.model.get(f.name, 0)
+        trs.append(f'<tr class="{"zero" if not n else ""}"><td><code>{esc(f.name)}</code></td><td>{esc(a.attribute.name)}</td>'
+                   f"<td>{esc(a.attribute.describe())}</td><td>{n}</td><td>–</td><td></td><td>another business's: sent to be dropped</td></tr>")
+    for attr, reason in spec.model_skipped:
+        trs.append(f'<tr class="zero"><td><code>{esc(attr.id)}</code></td><td>{esc(attr.name)}</td><td>{esc(attr.describe())}</td>'
+                   f"<td>0</td><td>–</td><td></td><td>skipped: {esc(reason)}</td></tr>")
+    if not trs:
+        parts.append("<p>The model defines no attribute beyond the built-in schema.</p>")
+    else:
+        parts.append("<table><tr><th>attribute</th><th>name</th><th>definition</th><th>requests</th><th>defects sent</th>"
+                     "<th>codes received</th><th>status</th></tr>" + "".join(trs) + "</table>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 # -- the whole summary and each test's row ------------------------------------------------------------
@@ -670,7 +701,9 @@ def summary_parts(view: ReportView) -> list[str]:
     groups = group_failures([t for t in view.failed if t.kind == VIOLATION])
     parts = [STYLE, header(view), charts(view), rules_table(view, groups), failures_html(view, groups)]
     if view.coverage is not None:
-        parts.append(coverage_tables(view.coverage))
+        parts.append(coverage_tables(view.coverage, view.spec))
+        if view.spec is not None:
+            parts.append(model_table(view.spec, view.coverage))
     return [p for p in parts if p]
 
 

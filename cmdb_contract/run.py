@@ -6,6 +6,10 @@ context manager: entering starts what the run needs (the emulator, the
 target and its first probe); leaving stops new creates, drains what is in
 flight, cleans up what this run created, verifies it, and stops the
 emulator. pytest's hooks (``plugin``) only enter and leave it.
+
+At start it also reads the target's set model (``modelread``) or loads the
+``--set-model`` file, and holds ``spec``: the static spec extended with that
+model, which the harness's context and judging carry to strategies and oracles.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from .credentials import ENV_APP_CODE, ENV_APP_SECRET, ENV_TOKEN, Credentials
 from .emulator import EmbeddedEmulator, EmulatorFailed
 from .harness import Harness
 from .ledger import Ledger, read_ledger
+from .modelread import load_model, read_model
 from .options import RunConfig, embedded_environment
 from .oracles import Judging
 from .outcomes import Outcome
 from .pipeline import Pipeline
+from .setmodel import ModelError, SetModel
+from .spec import Spec, load_spec
 from .strategies import GenContext
 
 
@@ -63,6 +70,10 @@ class Run:
         self.probe_note = ""
         self.finished: float | None = None
         self._entered = False
+        self.model: SetModel | None = None
+        self.spec: Spec = load_spec()
+        if config.set_model is not None:
+            self.model = self._model_file(config.set_model)
 
     def __repr__(self) -> str:
         return f"Run({self.config.run_id}, target={self.url or 'embedded emulator'})"
@@ -74,7 +85,24 @@ class Run:
     @property
     def ctx(self) -> GenContext:
         c = self.config
-        return GenContext(bk_biz_id=c.bk_biz_id, bk_parent_id=c.bk_parent_id, set_template_ids=c.template_ids, bk_supplier_account=c.supplier)
+        return GenContext(bk_biz_id=c.bk_biz_id, bk_parent_id=c.bk_parent_id, set_template_ids=c.template_ids, bk_supplier_account=c.supplier,
+                          spec=self.spec)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the report says about the run's start: the probe, and how the set model was read."""
+        notes = [self.probe_note] if self.probe_note else []
+        return notes + list(self.model.notes if self.model is not None else ())
+
+    def _model_file(self, path: Any) -> SetModel:
+        try:
+            model = load_model(path)
+        except ModelError as exc:
+            raise RunError(str(exc)) from None
+        if model.bk_biz_id not in (0, self.config.bk_biz_id):
+            raise RunError(f"--set-model {path} holds the model of business {model.bk_biz_id}, the run uses business "
+                           f"{self.config.bk_biz_id}: pass --bk-biz-id {model.bk_biz_id} or save the model of business {self.config.bk_biz_id}")
+        return model
 
     def redact(self, text: str) -> str:
         return self.credentials.redact(text)
@@ -100,14 +128,16 @@ class Run:
         self.target = Target(self.url, self.credentials, timeout=c.request_timeout, rate_limit=c.rate_limit, concurrency=c.concurrency)
         self.ledger = Ledger(c.reports_dir / f"ledger-{c.run_id}.jsonl", run_id=c.run_id, target=self.target.identity,
                              bk_biz_id=c.bk_biz_id, prefix=f"ct{c.run_id}", started=c.started)
-        self.harness = Harness(self.target, self.ctx, Judging(c.cmdb_version, c.error_codes), run_id=c.run_id,
+        self._probe()
+        # The model read at start shapes generation and judging for the whole run.
+        self.spec = load_spec().with_model(self.model) if self.model is not None else load_spec()
+        self.harness = Harness(self.target, self.ctx, Judging(c.cmdb_version, c.error_codes, spec=self.spec), run_id=c.run_id,
                                ledger=self.ledger, concurrency=c.concurrency)
         if c.concurrency > 1:
             self.pipeline = Pipeline(c.concurrency)
-        self._probe()
 
     def _probe(self) -> None:
-        """A first read-only request: is there an API answering JSON envelopes at all?"""
+        """A first read-only request: is there an API answering JSON envelopes at all? Then the set model."""
         assert self.target is not None
         request = Request("search_set", {"bk_biz_id": self.config.bk_biz_id, "fields": ["bk_set_id"], "condition": {},
                                          "page": {"start": 0, "limit": 1}})
@@ -121,6 +151,11 @@ class Run:
         if isinstance(body, dict) and body.get("result") is not True:
             self.probe_note = (f"the first search_set of business {self.config.bk_biz_id} was refused "
                                f"(code {body.get('code')}: {self.redact(str(body.get('message')))[:200]}); check the credentials and the business")
+        if self.model is None:
+            model = read_model(self.target, self.config.bk_biz_id, self.config.supplier)
+            # Messages of the target may quote what was sent; the notes are printed, so redact them.
+            self.model = SetModel(model.bk_biz_id, model.attributes, model.foreign, model.origin,
+                                  tuple(self.redact(n) for n in model.notes), model.read)
 
     # -- leaving -------------------------------------------------------------------------------
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -189,8 +224,16 @@ class Run:
             "cmdb_version": c.cmdb_version, "error_codes": c.error_codes, "profile": c.profile, "seed": c.seed,
             "writes": "allowed" if c.allow_writes else "READ-ONLY (no --allow-writes): tests that create sets were skipped",
             "concurrency": c.concurrency, "rate_limit": c.rate_limit or "none", "business": c.bk_biz_id,
-            "app_code": self.credentials.app_code, "run_id": c.run_id,
+            "app_code": self.credentials.app_code, "run_id": c.run_id, "set_model": self.model_summary,
         }
+
+    @property
+    def model_summary(self) -> str:
+        spec = self.spec
+        if spec.model is None:
+            return "not read (the target was not reached)"
+        return (f"{spec.model.origin}: {len(spec.model_fields)} attributes beyond the built-in schema exercised, "
+                f"{len(spec.model_skipped)} skipped, {len(spec.foreign_fields)} of other businesses sent to be dropped")
 
 
 @contextmanager

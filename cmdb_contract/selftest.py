@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# A fault that only exists under one version is run under that version.
-FAULT_ARGS = {"version-314-codes-under-313": ["--cmdb-version", "3.13"]}
+# A fault that only exists under one version is run under that version. model-int-fraction-rejected
+# needs an int attribute whose range holds 0 to show under 3.14 (where both codes wrap into 1199011);
+# the default model has none, but under 3.13 its refusal of 1000.5 carries 1199009 instead of 1199006.
+FAULT_ARGS = {"version-314-codes-under-313": ["--cmdb-version", "3.13"], "model-int-fraction-rejected": ["--cmdb-version", "3.13"]}
 # The JUnit outcomes that count as "the contract is broken".
 DETECTED = ("violation", "deviation-gone")
 

@@ -3,18 +3,29 @@ deviation registry, and derive from them everything the suite needs.
 
 Boundary: pure data access, no I/O beyond reading the files in ``spec/`` once,
 no HTTP, no Hypothesis. Field lists are derived here and nowhere else.
+
+``load_spec()`` is the static spec. A run that read its target's set model
+holds ``load_spec().with_model(model)``: the same spec with the model's
+attributes added to the request and response schemas in memory (each node
+carrying ``x-model``, its provenance), their fields and the error classes
+derived from errors.json attribute_rules. Strategies get it through the
+``GenContext``, oracles through the ``Judging`` of their expectation.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from .setmodel import Attribute, SetModel, Typed, TypeRules, go_trim, typed
 
 _HERE = Path(__file__).resolve().parent
 # The top-level spec/ is the one source. A wheel (pip install .) ships it as the package
@@ -23,8 +34,9 @@ _HERE = Path(__file__).resolve().parent
 SPEC_DIR = _HERE / "spec_data" if (_HERE / "spec_data").is_dir() else _HERE.parent / "spec"
 DRAFT = jsonschema.Draft202012Validator
 # Annotation keywords of our own: the documentation row, the research fact and
-# the deviation a schema node encodes. Anything else must be a JSON Schema keyword.
-EXTENSION_KEYWORDS = frozenset({"x-doc", "x-research", "x-deviation"})
+# the deviation a schema node encodes, and (in memory only) the set model
+# attribute a node was built from. Anything else must be a JSON Schema keyword.
+EXTENSION_KEYWORDS = frozenset({"x-doc", "x-research", "x-deviation", "x-model"})
 JSON_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
 VERSIONS = ("3.13", "3.14")
 
@@ -74,6 +86,24 @@ class DocRow:
         return f"doc table '{self.table}', row '{self.field}' ({self.type}, {req}): {self.meaning}"
 
 
+MODEL_TABLE = "set model"
+
+
+@dataclass(frozen=True)
+class ModelRow(DocRow):
+    """The provenance of an attribute the target's set model defines: reports name it like a documentation row."""
+
+    name: str = ""
+    origin: str = ""
+
+    @classmethod
+    def of(cls, a: Attribute, origin: str) -> ModelRow:
+        return cls(MODEL_TABLE, a.id, a.type, False, a.describe(), name=a.name, origin=origin)
+
+    def __str__(self) -> str:
+        return f"set model attribute '{self.field}' ({self.name}): {self.meaning}; read from {self.origin}"
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """A property of the create_set ``data`` object with its constraints."""
@@ -82,6 +112,8 @@ class FieldSpec:
     schema: dict[str, Any]
     required: bool
     row: DocRow
+    # Set for an attribute of the target's set model: what create_set does with it.
+    attribute: Typed | None = field(default=None, compare=False)
 
     @property
     def type(self) -> str:
@@ -114,6 +146,8 @@ class ErrorClass:
     message_contains: str | None = None
     auth: dict[str, Any] | None = None
     sources: tuple[str, ...] = ()
+    # Set for a class derived from errors.json attribute_rules for one model attribute.
+    attribute_type: str | None = None
 
     def code_for(self, version: str) -> int:
         return self.codes[version]
@@ -179,9 +213,10 @@ class Deviation:
     sources: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+# Identity equality and hash: a run's spec is one object, and a GenContext holding it is a cache key.
+@dataclass(frozen=True, eq=False, repr=False)
 class Spec:
-    """Everything in ``spec/``, loaded once."""
+    """Everything in ``spec/``, loaded once; with_model() adds a target's set model in memory."""
 
     request: dict[str, Any]
     response: dict[str, Any]
@@ -190,6 +225,19 @@ class Spec:
     rules_doc: dict[str, Any]
     sources_doc: dict[str, Any]
     fields: tuple[FieldSpec, ...] = field(default=())
+    model_doc: dict[str, Any] = field(default_factory=dict)
+    model: SetModel | None = None
+    # Attributes of the model the built-in schema does not encode, judged by the model rules.
+    model_fields: tuple[FieldSpec, ...] = ()
+    # Attributes of other businesses: sent to prove they are dropped.
+    foreign_fields: tuple[FieldSpec, ...] = ()
+    # Attributes the suite does not exercise, each with the reason.
+    model_skipped: tuple[tuple[Attribute, str], ...] = ()
+
+    def __repr__(self) -> str:
+        if self.model is None:
+            return "Spec(spec/)"
+        return f"Spec(spec/ + set model of business {self.model.bk_biz_id}: {len(self.model_fields)} attributes)"
 
     # -- request -----------------------------------------------------------
     @property
@@ -198,10 +246,21 @@ class Spec:
         return data
 
     def field(self, name: str) -> FieldSpec:
-        for f in self.fields:
+        """The data field ``name``: a built-in one, or an attribute of the set model."""
+        for f in (*self.fields, *self.model_fields):
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def model_field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.model_fields if f.name == name), None)
+
+    def foreign_field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.foreign_fields if f.name == name), None)
+
+    @cached_property
+    def type_rules(self) -> TypeRules:
+        return TypeRules(self.model_doc)
 
     @property
     def required_fields(self) -> tuple[str, ...]:
@@ -230,7 +289,7 @@ class Spec:
     def expected_set(self, sent: dict[str, Any]) -> dict[str, Any]:
         """The set the server must store for the request sent: names trimmed, strings trimmed, defaults applied."""
         data = sent["data"]
-        out: dict[str, Any] = {"bk_biz_id": int(sent["bk_biz_id"]), "bk_parent_id": data["bk_parent_id"]}
+        out: dict[str, Any] = {"bk_biz_id": esb_integer(sent["bk_biz_id"]), "bk_parent_id": data["bk_parent_id"]}
         name_rule = self.field("bk_set_name").research
         out["bk_set_name"] = data["bk_set_name"].strip(name_rule.get("trim", " "))
         for f in self.fields:
@@ -238,9 +297,15 @@ class Spec:
                 continue
             if f.name in data:
                 value = data[f.name]
-                out[f.name] = value.strip() if isinstance(value, str) and f.research.get("trim") else value
+                out[f.name] = go_trim(value) if isinstance(value, str) and f.research.get("trim") else value
             else:
                 out[f.name] = self.stored_when_absent(f)
+        for f in self.model_fields:
+            t = f.attribute
+            assert t is not None
+            if t.overwritten:
+                continue  # save replaces the client's value (spec/model.json recorded): not judged
+            out[f.name] = t.stored(data[f.name]) if f.name in data else t.filled()
         out["bk_supplier_account"] = sent.get("bk_supplier_account") or self.supplier_default
         return out
 
@@ -260,13 +325,52 @@ class Spec:
         return _row(node)
 
     def set_row(self, name: str) -> DocRow:
-        return _row(self.set_schema["properties"][name])
+        model = self.model_field(name)
+        return model.row if model is not None else _row(self.set_schema["properties"][name])
+
+    def validator(self, name: str) -> ResponseValidator:
+        """A validator for ``#/$defs/<name>`` of this spec's response schema, built once per spec."""
+        cache = self._validators
+        if name not in cache:
+            cache[name] = ResponseValidator({"$ref": f"#/$defs/{name}", "$defs": self.response["$defs"]})
+        return cache[name]
+
+    @cached_property
+    def _validators(self) -> dict[str, ResponseValidator]:
+        return {}
 
     # -- errors ------------------------------------------------------------
     # Built once: the harness looks classes up for every invalid request it sends.
     @cached_property
     def error_classes(self) -> tuple[ErrorClass, ...]:
-        return tuple(ErrorClass(**{**c, "sources": tuple(c.get("sources", ()))}) for c in self.errors["classes"])
+        """The catalogue's classes, then one per model attribute and applicable defect of attribute_rules."""
+        static = tuple(ErrorClass(**{**c, "sources": tuple(c.get("sources", ()))}) for c in self.errors["classes"])
+        return static + self.model_classes
+
+    @cached_property
+    def model_classes(self) -> tuple[ErrorClass, ...]:
+        out: list[ErrorClass] = []
+        for f in self.model_fields:
+            t = f.attribute
+            assert t is not None
+            for defect in t.defects():
+                rule = self.attribute_rule(t.type, defect)
+                # Preset attributes' names are translated by the model API, unlike the DB name errors carry.
+                names = bool(rule.get("namesAttribute")) and not t.attribute.ispre
+                out.append(ErrorClass(
+                    id=f"model.{t.id}.{defect}", target=f"data.{t.id}", defect=defect, layer="cmdb", codes=dict(rule["codes"]),
+                    source=f"{f.row}; spec/errors.json attribute_rules {t.type}/{defect}: {rule['source']}",
+                    message_contains=t.attribute.name if names else None, attribute_type=t.type,
+                    sources=tuple(rule.get("sources", ()))))
+        return tuple(out)
+
+    def attribute_rule(self, kind: str, defect: str) -> dict[str, Any]:
+        """The type-level rule of errors.json for ``defect`` of a ``kind`` attribute (KeyError: the catalogue lacks it)."""
+        for r in self.errors.get("attribute_rules", ()):
+            if r["type"] == kind and r["defect"] == defect:
+                rule: dict[str, Any] = r
+                return rule
+        raise KeyError(f"{kind}/{defect}")
 
     @cached_property
     def _classes_by_id(self) -> dict[str, ErrorClass]:
@@ -325,6 +429,83 @@ class Spec:
                 return d
         raise KeyError(dev_id)
 
+    # -- the target's set model ------------------------------------------------------
+    def with_model(self, model: SetModel) -> Spec:
+        """This spec extended in memory with the attributes of ``model`` it does not already encode."""
+        rules = self.type_rules
+        # Attributes the built-in schema encodes keep that encoding, hidden ones included (spec/model.json hidden).
+        encoded = set(self.data_schema["properties"]) | rules.hidden
+        mine: list[FieldSpec] = []
+        theirs: list[FieldSpec] = []
+        skipped: list[tuple[Attribute, str]] = []
+        for attrs, out in ((model.attributes, mine), (model.foreign, theirs)):
+            for a in attrs:
+                if a.id in encoded:
+                    continue
+                t = typed(a, rules)
+                if t.skip:
+                    skipped.append((a, t.skip))
+                    continue
+                out.append(FieldSpec(a.id, _request_node(t, model.origin), False, ModelRow.of(a, model.origin), attribute=t))
+        request, response = copy.deepcopy(self.request), copy.deepcopy(self.response)
+        data, stored = request["$defs"]["set_data"], response["$defs"]["set"]
+        for f in mine:
+            data["properties"][f.name] = f.schema
+            stored["properties"][f.name] = _response_node(f)
+            # FillLostFieldValue fills every absent attribute, so every one is in the stored document.
+            stored.setdefault("required", []).append(f.name)
+        return replace(self, request=request, response=response, model=model, model_fields=tuple(mine),
+                       foreign_fields=tuple(theirs), model_skipped=tuple(skipped))
+
+
+_STORED_TYPES: dict[str, dict[str, Any]] = {
+    "singlechar": {"type": ["string", "null"]}, "longchar": {"type": ["string", "null"]},
+    "int": {"type": ["number", "null"]}, "float": {"type": ["number", "string", "null"]},
+    "enum": {"type": ["string", "null"]}, "enummulti": {"type": ["array", "null"], "items": {"type": "string"}},
+    "enumquote": {"type": ["array", "null"], "items": {"type": "integer"}},
+    "date": {"type": ["string", "null"]}, "time": {"type": ["string", "null"], "format": "date-time"},
+    "objuser": {"type": ["string", "null"]}, "timezone": {"type": ["string", "null"]}, "bool": {"type": ["boolean", "null"]},
+    "list": {"type": ["string", "null"]}, "organization": {"type": ["array", "null"], "items": {"type": "number"}},
+}
+
+
+def _provenance(t: Typed, origin: str) -> dict[str, Any]:
+    a = t.attribute
+    return {"attribute": a.id, "name": a.name, "definition": a.describe(), "origin": origin}
+
+
+def _request_node(t: Typed, origin: str) -> dict[str, Any]:
+    """The request schema node of a model attribute: its stored type, trimmed strings, the type's research fact."""
+    node = copy.deepcopy(_STORED_TYPES[t.type])
+    node["x-model"] = _provenance(t, origin)
+    node["x-research"] = {"fact": t.rules.fact(t.type), "trim": "whitespace"}
+    return node
+
+
+def _response_node(f: FieldSpec) -> dict[str, Any]:
+    """The response schema node: what the server stores for the attribute (enum ids, option strings)."""
+    t = f.attribute
+    assert t is not None
+    node = copy.deepcopy(_STORED_TYPES[t.type])
+    if t.type == "enum":
+        node["enum"] = [*t.ids, None]
+    elif t.type == "enummulti":
+        node["items"] = {"enum": list(t.ids)}
+    elif t.type == "list":
+        node["enum"] = [*t.options, None]
+    node["x-model"] = f.schema["x-model"]
+    return node
+
+
+_DECIMAL_TAIL = re.compile(r"\.0*\s*$")
+
+
+def esb_integer(value: Any) -> int:
+    """What ESB's Django IntegerField makes of an accepted bk_biz_id ("2", " 2 ", "2.0", 2.0 are 2)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(_DECIMAL_TAIL.sub("", str(value)))
+
 
 def _row(node: dict[str, Any]) -> DocRow:
     return DocRow(**node["x-doc"])
@@ -339,13 +520,14 @@ def load_spec() -> Spec:
     deviations = _load("deviations.json")
     rules = _load("rules.json")
     sources = _load("sources.json")
+    model = _load("model.json")
     data = request["$defs"]["set_data"]
     required = set(data.get("required", ()))
     fields = tuple(
         FieldSpec(name=name, schema=node, required=name in required, row=_row(node))
         for name, node in data["properties"].items()
     )
-    return Spec(request, response, errors, deviations, rules, sources, fields)
+    return Spec(request, response, errors, deviations, rules, sources, fields, model)
 
 
 class ResponseValidator:
@@ -372,11 +554,9 @@ class ResponseValidator:
         return errors
 
 
-@cache
 def validator(name: str) -> ResponseValidator:
-    """A validator for ``#/$defs/<name>`` of the response schema, built once."""
-    spec = load_spec()
-    return ResponseValidator({"$ref": f"#/$defs/{name}", "$defs": spec.response["$defs"]})
+    """A validator for ``#/$defs/<name>`` of the static response schema, built once."""
+    return load_spec().validator(name)
 
 
 REQUEST_TABLES = ("通用参数", "接口参数", "data")

@@ -5,6 +5,10 @@ sending), no knowledge of a particular server beyond the ``GenContext`` the
 suite was configured with. Field lists, types, limits and enums come from the
 request schema; the defect classes come from the error catalogue.
 
+The context carries the run's spec: with a target's set model read, its
+attributes are generated too (their values and defects come from
+``model_values``), and another business's attributes are sent to be dropped.
+
 Names carry ``TOKEN_SLOT``: the suite replaces it at send time with a token
 unique to the run and the example, so generated names never collide with each
 other or with sets the suite did not create.
@@ -20,8 +24,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from . import model_values
 from .credentials import BODY, Auth
-from .spec import ErrorClass, FieldSpec, load_spec
+from .spec import ErrorClass, FieldSpec, Spec, load_spec
 
 TOKEN_LEN = 12
 TOKEN_SLOT = "@" * TOKEN_LEN
@@ -39,13 +44,14 @@ BAD_INTEGRAL = (1.5, -0.25, 0.001, 123.75)
 
 @dataclass(frozen=True)
 class GenContext:
-    """What the suite knows about the target: where valid sets may be created."""
+    """What the suite knows about the target: where valid sets may be created, and its spec (set model included)."""
 
     bk_biz_id: int
     bk_parent_id: int
     set_template_ids: tuple[int, ...] = ()
     bk_supplier_account: str | None = None
     unknown_biz_id: int = 999999
+    spec: Spec = field(default_factory=load_spec)
 
 
 @dataclass(frozen=True)
@@ -167,8 +173,10 @@ def valid_cases(ctx: GenContext, auth_modes: tuple[Auth, ...] = (BODY,)) -> st.S
     mask picks the optional fields (it shrinks to "none"), then one value per
     picked field. Generation time is most of a property test's time.
     """
-    spec = load_spec()
+    spec = ctx.spec
     optional = [(f.name, value_strategy(f, ctx)) for f in spec.fields if not f.required]
+    # The target's model attributes, and other businesses' attributes (to be dropped).
+    optional += [(f.name, model_strategy(f)) for f in (*spec.model_fields, *spec.foreign_fields)]
     optional.append((UNKNOWN_FIELD, st.just("dropped")))
     # The documented supplier default is valid on every server; send it now and then.
     supplier = ctx.bk_supplier_account or spec.supplier_default
@@ -192,9 +200,21 @@ def valid_cases(ctx: GenContext, auth_modes: tuple[Auth, ...] = (BODY,)) -> st.S
     return strategy
 
 
+def model_strategy(f: FieldSpec) -> st.SearchStrategy[Any]:
+    """Valid values of a set model attribute (random, its boundaries included)."""
+    assert f.attribute is not None
+    return model_values.valid_strategy(f.attribute)
+
+
+def full_value(f: FieldSpec) -> Any:
+    """The first deterministic non-null valid value of a set model attribute."""
+    assert f.attribute is not None
+    return next(v for _, v in model_values.valid_examples(f.attribute) if v is not None)
+
+
 def full_data(ctx: GenContext, template: bool = False) -> dict[str, Any]:
-    """Every documented optional field set at once (deterministic example)."""
-    spec = load_spec()
+    """Every documented optional field and every model attribute set at once (deterministic example)."""
+    spec = ctx.spec
     data = minimal_data(ctx, TOKEN_SLOT + "-full")
     for f in spec.fields:
         if f.required:
@@ -207,6 +227,8 @@ def full_data(ctx: GenContext, template: bool = False) -> dict[str, Any]:
             data[f.name] = f.schema.get("maximum", 1)
         else:
             data[f.name] = f"  {f.name} text  "
+    for f in spec.model_fields:
+        data[f.name] = full_value(f)
     return data
 
 
@@ -321,8 +343,18 @@ DEFECTS: dict[str, Defect] = {d.kind: d for d in (
 )}
 
 
+# A class derived from errors.json attribute_rules: its values come from model_values, by type and defect.
+MODEL_DEFECT = Defect(
+    "model",
+    lambda ec, f, ctx: model_values.defect_examples(f.attribute, ec.defect),
+    lambda ec, f, ctx: model_values.defect_strategy(f.attribute, ec.defect),
+)
+
+
 def defect_kind(ec: ErrorClass) -> str:
     """The registry key of an error class: its defect, with every wrong JSON type under 'type'."""
+    if ec.attribute_type is not None:
+        return "model"
     if ec.target == "auth" and ec.auth is not None:
         return "credentials"
     if ec.target == "body":
@@ -332,11 +364,12 @@ def defect_kind(ec: ErrorClass) -> str:
 
 def generator_for(ec: ErrorClass) -> Defect:
     """The registry entry that makes the defect of ``ec`` (KeyError: the catalogue has a defect nothing makes)."""
-    return DEFECTS[defect_kind(ec)]
+    kind = defect_kind(ec)
+    return MODEL_DEFECT if kind == "model" else DEFECTS[kind]
 
 
-def _field_of(ec: ErrorClass) -> FieldSpec | None:
-    return load_spec().field(ec.target.split(".", 1)[1]) if ec.target.startswith("data.") else None
+def _field_of(ec: ErrorClass, spec: Spec) -> FieldSpec | None:
+    return spec.field(ec.target.split(".", 1)[1]) if ec.target.startswith("data.") else None
 
 
 def place(ec: ErrorClass, value: Any, ctx: GenContext, name_body: str = "-bad") -> InvalidCase:
@@ -367,28 +400,28 @@ def examples_of(class_id: str, ctx: GenContext) -> tuple[InvalidCase, ...]:
 
 @functools.cache
 def _examples_of(class_id: str, ctx: GenContext) -> tuple[InvalidCase, ...]:
-    ec = load_spec().error_class(class_id)
-    return tuple(place(ec, v, ctx) for v in generator_for(ec).examples(ec, _field_of(ec), ctx))
+    ec = ctx.spec.error_class(class_id)
+    return tuple(place(ec, v, ctx) for v in generator_for(ec).examples(ec, _field_of(ec, ctx.spec), ctx))
 
 
 @st.composite
 def invalid_case(draw: st.DrawFn, ec: ErrorClass, ctx: GenContext) -> InvalidCase:
     """One request carrying exactly the defect of ``ec``, everything else valid."""
-    value = draw(generator_for(ec).strategy(ec, _field_of(ec), ctx))
+    value = draw(generator_for(ec).strategy(ec, _field_of(ec, ctx.spec), ctx))
     return place(ec, value, ctx, draw(st.text(NAME_CHARS, max_size=8)))
 
 
 @functools.cache
 def invalid_case_of(class_id: str, ctx: GenContext) -> st.SearchStrategy[InvalidCase]:
     """``invalid_case`` for a class id, built once per context."""
-    strategy: st.SearchStrategy[InvalidCase] = invalid_case(load_spec().error_class(class_id), ctx)
+    strategy: st.SearchStrategy[InvalidCase] = invalid_case(ctx.spec.error_class(class_id), ctx)
     return strategy
 
 
 @functools.cache
 def invalid_cases(ctx: GenContext) -> st.SearchStrategy[InvalidCase]:
-    """Any invalid request of any catalogued class."""
-    return st.one_of(*(invalid_case_of(ec.id, ctx) for ec in load_spec().error_classes))
+    """Any invalid request of any catalogued class, the set model's classes included."""
+    return st.one_of(*(invalid_case_of(ec.id, ctx) for ec in ctx.spec.error_classes))
 
 
 def one_character_name(seed: int, taken: Callable[[str], bool]) -> str:

@@ -12,7 +12,7 @@ import pytest
 from cmdb_contract.spec import load_spec, spec_path
 
 SPEC = load_spec()
-SPEC_FILES = ("request.schema.json", "response.schema.json", "errors.json", "deviations.json", "rules.json", "sources.json")
+SPEC_FILES = ("request.schema.json", "response.schema.json", "errors.json", "deviations.json", "rules.json", "sources.json", "model.json")
 
 
 def _research_nodes(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -26,6 +26,22 @@ def _research_nodes(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]
             yield from _research_nodes(value, f"{where}/{n}")
 
 
+def _model_facts() -> list[tuple[str, dict[str, Any]]]:
+    """Every object of spec/model.json that states a fact."""
+    doc = json.loads(spec_path("model.json").read_text(encoding="utf-8"))
+    out: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if "fact" in node:
+                out.append((where or "(root)", node))
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+
+    walk(doc, "")
+    return out
+
+
 def _cited() -> list[tuple[str, list[str]]]:
     """(what, source ids) for every fact, error class, accepted input, state entry, deviation and research rule."""
     out: list[tuple[str, list[str]]] = []
@@ -34,6 +50,8 @@ def _cited() -> list[tuple[str, list[str]]]:
     for part in ("classes", "accepted", "state"):
         for entry in SPEC.errors[part]:
             out.append((f"errors.json {part} {entry.get('id', (entry.get('target'), entry.get('defect')))}", list(entry.get("sources", []))))
+    out += [(f"errors.json attribute_rules {r['type']}/{r['defect']}", list(r.get("sources", []))) for r in SPEC.errors.get("attribute_rules", ())]
+    out += [(f"model.json {where}", list(node.get("sources", []))) for where, node in _model_facts()]
     out += [(f"deviations.json {d['id']}", list(d.get("sources", []))) for d in SPEC.deviations_doc["deviations"]]
     # A reference rule (drift.*) compares with a recorded reference, not with an upstream fact: nothing to cite.
     out += [(f"rules.json {r['id']}", list(r.get("sources", []))) for r in SPEC.rules_doc["rules"]

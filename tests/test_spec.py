@@ -34,7 +34,7 @@ META_DIR = SPEC_DIR / "meta"
 META_FILES = sorted(META_DIR.glob("*.schema.json"))
 # Each data file of spec/ and the meta schema it must match.
 DATA_FILES = {"errors.json": "errors.schema.json", "deviations.json": "deviations.schema.json",
-              "rules.json": "rules.schema.json", "sources.json": "sources.schema.json"}
+              "rules.json": "rules.schema.json", "sources.json": "sources.schema.json", "model.json": "model.schema.json"}
 XDOC_KEYS = {"table": str, "field": str, "type": str, "required": bool, "meaning": str}
 
 
@@ -301,6 +301,12 @@ FAULTS: list[tuple[str, str, Edit]] = [
     ("errors.json", "a dropped field that is no credential", lambda d: d["classes"][0].update(auth={"drop": ["data"]})),
     ("errors.json", "a code for an unknown version", lambda d: _first_data_class(d)["codes"].update({"3.12": 1199006})),
     ("errors.json", "an unknown key on a class", lambda d: _first_data_class(d).update(defect_kind="type")),
+    ("errors.json", "an attribute rule of a type the research does not describe", lambda d: d["attribute_rules"][0].update(type="id_rule")),
+    ("errors.json", "an attribute rule without sources", lambda d: d["attribute_rules"][0].pop("sources")),
+    ("errors.json", "an attribute rule without namesAttribute", lambda d: d["attribute_rules"][0].pop("namesAttribute")),
+    ("model.json", "a type fact without sources", lambda d: d["types"]["int"].pop("sources")),
+    ("model.json", "a lookalike condition nothing reads", lambda d: d["types"]["int"]["lookalikesAccepted"][0].update(when="always")),
+    ("model.json", "a type the research does not describe", lambda d: d["types"].update(id_rule={"fact": "x", "sources": ["cmdb-struti"]})),
     ("deviations.json", "the unread when_absent_from_request key", lambda d: d["deviations"][0]["doc_check"].update(when_absent_from_request=True)),
     ("deviations.json", "a deviation without a reason", lambda d: d["deviations"][0].pop("reason")),
     ("deviations.json", "a doc_check of an unknown type", lambda d: d["deviations"][0]["doc_check"].update(type="list")),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from typing import Any
 
 from cmdb_contract import report
 from cmdb_contract.harness import ANSWER_BUCKETS_MS, Coverage, answer_bucket
 from cmdb_contract.oracles import MISSING, ContractViolation, RuleCounts, violation
 from cmdb_contract.outcomes import VIOLATION, Outcome
+from cmdb_contract.setmodel import SetModel
+from cmdb_contract.spec import load_spec
 
 
 def _v(expected: object, received: object, subject: str = "bk_set_name") -> ContractViolation:
@@ -107,13 +109,22 @@ def test_log_text_has_no_line_pytest_html_would_paint_as_an_error() -> None:
     assert not [line for line in text.splitlines()[1:] if line.startswith("E")]
 
 
-def test_model_attributes_render_only_when_counted() -> None:
-    """Without a model counter the section is absent; with one, each attribute is a row and zeros are flagged."""
-    coverage = Coverage()
-    assert report.model_attributes_html(coverage) == ""
-    coverage.model = Counter({"bk_set_env": 3, "bk_custom": 0})  # type: ignore[attr-defined]
-    html = report.model_attributes_html(coverage)
-    assert "Model attributes" in html and "bk_set_env" in html and 'class="zero"' in html
+def test_model_table_lists_attributes_others_and_skips() -> None:
+    """The set model section names each attribute with its definition and requests (zeros flagged), others' and skipped ones."""
+    def item(pid: str, kind: str, **extra: Any) -> dict[str, Any]:
+        return {"bk_biz_id": 0, "bk_obj_id": "set", "bk_property_id": pid, "bk_property_name": pid + "名", "bk_property_type": kind,
+                "option": "", "ismultiple": False, "ispre": False, "isrequired": False, "editable": True, **extra}
+    model = SetModel.of_items(2, [item("region", "singlechar", option="^[a-z]+$"), item("rack", "int"),
+                                  item("asset", "id_rule", option={"rule": "A{{global.incr_id.6}}"})],
+                              {1: [item("idc", "singlechar", bk_biz_id=1)]}, "a hand-written model")
+    spec = load_spec().with_model(model)
+    coverage = Coverage(spec)
+    coverage.model.update({"region": 4})
+    html = report.model_table(spec, coverage)
+    assert "a hand-written model" in html and "region名" in html and "rack" in html
+    assert 'class="zero"' in html  # rack: defined, never sent
+    assert "idc" in html and "another business" in html
+    assert "asset" in html and "skipped" in html
 
 
 def test_answer_times_fall_in_fixed_buckets() -> None:
