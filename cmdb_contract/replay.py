@@ -26,7 +26,6 @@ from .client import Exchange, Request
 from .credentials import Auth
 from .harness import Harness
 from .oracles import ALL_ORACLES, ContractViolation, Expectation, Judging, Oracle, judge, rule_of
-from .spec import load_spec
 
 _BY_RULE: dict[str, Oracle] = {rule_of(o): o for o in ALL_ORACLES}
 # The CJK block the suite's one-character names come from (strategies.one_character_name).
@@ -255,7 +254,8 @@ def _expectation(j: dict[str, Any], ex: Exchange, lines: list[ReplayedLine], jud
             raise Unresolvable("a success expectation needs the data sent")
         return oracles, Expectation.success(sent, judging)
     if kind == "rejection":
-        return oracles, Expectation.rejection(sent, judging, load_spec().error_class(str(j["class"])))
+        # The run's spec: a class may be one the target's set model derived (model.<attribute>.<defect>).
+        return oracles, Expectation.rejection(sent, judging, judging.spec.error_class(str(j["class"])))
     if kind == "refusal":
         return oracles, Expectation.refusal(sent, judging, str(j["state"]))
     stored = None

@@ -52,7 +52,9 @@ def seeded() -> Iterator[Callable[..., Emulator]]:
     started: list[Emulator] = []
 
     def make(attributes: list[dict[str, Any]] | None, faults: tuple[str, ...] = (), version: str = "3.14") -> Emulator:
-        seed = {**SEED, "businesses": [*SEED["businesses"]]}
+        # SEED is the emulator's default world; None gives the stock model (no custom attribute at all).
+        seed = {k: v for k, v in SEED.items() if k != "set_attributes"}
+        seed["businesses"] = [*SEED["businesses"]]
         if attributes is not None:
             seed["set_attributes"] = attributes
         emu = start_server(app_code=APP_CODE, app_secret=APP_SECRET, world=parse_world(seed), faults=faults, cmdb_version=version)
