@@ -46,7 +46,7 @@ from typing import Any
 from .client import Exchange, Request
 from .credentials import Auth
 from .oracles import ENVELOPE_ORACLES, REJECTION_ORACLES, SEARCH_ORACLES, SUCCESS_ORACLES, Expectation, Oracle, rule_of
-from .spec import load_spec
+from .spec import json_type, load_spec
 from .strategies import TOKEN_LEN
 
 FORMAT = 1
@@ -83,16 +83,7 @@ def json_kind(value: Any) -> str:
         m = MASK.match(value)
         if m and m.group("detail") in ("integer", "string"):
             return str(m.group("detail"))
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "array" if isinstance(value, list) else "object"
+    return json_type(value)
 
 
 def _int(value: Any) -> int | None:

@@ -304,24 +304,24 @@ def _register(conn: Any) -> None:
             slot.sock = conn.sock
 
 
-class WatchedConnection(HTTPConnection):
+class _Watched:
+    """Tells the watchdog the socket of every connect and request (mixed into urllib3's connections)."""
+
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _register(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class WatchedTLSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _register(self)
+class WatchedConnection(_Watched, HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
+
+class WatchedTLSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class WatchedPool(HTTPConnectionPool):

@@ -626,6 +626,12 @@ SUCCESS_ORACLES: tuple[Oracle, ...] = (
 # -- 3. rejection -------------------------------------------------------------------------------
 
 
+def _outcome(ex: Exchange) -> Any:
+    """An answer's result, code and message, or its first bytes when it is not a JSON object."""
+    body = ex.json
+    return _failure(body) if isinstance(body, dict) else ex.response_text[:300]
+
+
 def _failure(body: dict[str, Any]) -> dict[str, Any]:
     return {"code": body.get("code"), "message": body.get("message"), "result": body.get("result")}
 
@@ -672,8 +678,7 @@ def search_succeeds(ex: Exchange, expect: Expectation) -> None:
     """search_set answers a well-formed search with result true."""
     body = ex.json
     if not isinstance(body, dict) or body.get("result") is not True:
-        raise violation("state.search-succeeds", expected={"result": True},
-                        received=_failure(body) if isinstance(body, dict) else ex.response_text[:300])
+        raise violation("state.search-succeeds", expected={"result": True}, received=_outcome(ex))
 
 
 @judges("state.search-shape")
@@ -685,6 +690,11 @@ def search_answers_count_and_info(ex: Exchange, expect: Expectation) -> None:
 
 
 SEARCH_ORACLES: tuple[Oracle, ...] = (search_succeeds, search_answers_count_and_info)
+
+
+def _ids(found: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The id and name of each set found: what a reviewer needs of a set that should not be there."""
+    return [{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found]
 
 
 def search_info(ex: Exchange) -> list[dict[str, Any]]:
@@ -723,7 +733,7 @@ def nothing_is_stored(ex: Exchange, expect: Expectation) -> None:
     found = search_info(ex)
     if found:
         raise violation("state.nothing-stored-on-rejection", subject=expect.subject, expected="no set with that name",
-                        received=[{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found])
+                        received=_ids(found))
 
 
 @judges("state.delete-acknowledged")
@@ -731,8 +741,7 @@ def delete_is_acknowledged(ex: Exchange, expect: Expectation) -> None:
     """delete_set answers success for a set the suite created."""
     body = ex.json
     if not isinstance(body, dict) or body.get("result") is not True:
-        raise violation("state.delete-acknowledged", expected={"result": True},
-                        received=_failure(body) if isinstance(body, dict) else ex.response_text[:300])
+        raise violation("state.delete-acknowledged", expected={"result": True}, received=_outcome(ex))
 
 
 @judges("state.deleted-set-is-gone")
@@ -740,7 +749,7 @@ def deleted_set_is_gone(ex: Exchange, expect: Expectation) -> None:
     """After delete_set the set is no longer found."""
     found = search_info(ex)
     if found:
-        raise violation("state.deleted-set-is-gone", expected="no set", received=[{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found])
+        raise violation("state.deleted-set-is-gone", expected="no set", received=_ids(found))
 
 
 @judges("state.id-not-reused-after-delete")
@@ -762,7 +771,7 @@ def one_concurrent_create_wins(ex: Exchange, expect: Expectation) -> None:
     if len(wins) != 1 or len(found) != 1:
         raise violation("state.one-concurrent-create-wins",
                         expected={"creates": f"1 success, {len(answers) - 1} × 1101108", "search_set finds": 1},
-                        received={"creates": outcome, "search_set finds": [{k: d.get(k) for k in ("bk_set_id", "bk_set_name")} for d in found]})
+                        received={"creates": outcome, "search_set finds": _ids(found)})
 
 
 @judges("envelope.request-id-fresh")

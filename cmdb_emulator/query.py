@@ -484,9 +484,9 @@ class _Parser:
             return ("empty",), flags
         return (items[0] if len(items) == 1 else ("cat", tuple(items))), flags
 
-    def _inline_flags(self, flags: int) -> int | None:
-        """(?imsx-imsx) at self.i: the new flags, or None when this is another group kind."""
-        p, j = self.p, self.i + 2
+    def _flag_letters(self, j: int, flags: int) -> tuple[int, int]:
+        """imsx-imsx from j: the flags they leave and the index after them."""
+        p = self.p
         on = True
         new = flags
         while j < len(p) and (p[j] in _FLAG_BITS or (p[j] == "-" and on)):
@@ -497,6 +497,12 @@ class _Parser:
             else:
                 new &= ~_FLAG_BITS[p[j]]
             j += 1
+        return new, j
+
+    def _inline_flags(self, flags: int) -> int | None:
+        """(?imsx-imsx) at self.i: the new flags, or None when this is another group kind."""
+        p = self.p
+        new, j = self._flag_letters(self.i + 2, flags)
         if j < len(p) and p[j] == ")" and j > self.i + 2:
             return new
         return None
@@ -610,17 +616,8 @@ class _Parser:
 
     def _scoped_flags(self, flags: int) -> int | None:
         """(?imsx-imsx: at self.i (pointing at '?'): consume it and return the group's flags."""
-        p, j = self.p, self.i + 1
-        on = True
-        new = flags
-        while j < len(p) and (p[j] in _FLAG_BITS or (p[j] == "-" and on)):
-            if p[j] == "-":
-                on = False
-            elif on:
-                new |= _FLAG_BITS[p[j]]
-            else:
-                new &= ~_FLAG_BITS[p[j]]
-            j += 1
+        p = self.p
+        new, j = self._flag_letters(self.i + 1, flags)
         if j < len(p) and p[j] == ":":
             self.i = j + 1
             return new
