@@ -16,7 +16,7 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -326,23 +326,47 @@ class Harness:
         self._many(self.reject, cases)
 
     def _many(self, act: Callable[[Any], Any], cases: Sequence[Any]) -> None:
-        results: list[Any] = []
-        if self.concurrency == 1 or len(cases) == 1:
+        with self.pipeline(act) as send:
             for case in cases:
-                try:
-                    results.append(act(case))
-                except BaseException as err:
-                    self._note_batch(cases, results, err)
-                    raise
-            self._note_batch(cases, results, None)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="contract-batch")
-        futures: list[Future[Any]] = [self._pool.submit(contextvars.copy_context().run, act, case) for case in cases]
+                send(case)
+
+    @contextmanager
+    def pipeline(self, act: Callable[[Any], Any]) -> Iterator[Callable[[Any], None]]:
+        """Send cases as they are drawn, up to ``concurrency`` in flight; on leaving, raise the first failure in order.
+
+        Drawing the next case overlaps the answers to the ones already sent (the
+        generator and the target then work at the same time). At concurrency 1
+        each case is sent at once and the first failure stops the batch. Nothing
+        is left in flight when the block ends, whichever way it ends.
+        """
+        cases: list[Any] = []
+        results: list[Any] = []
+        futures: list[Future[Any]] = []
+
+        def send_now(case: Any) -> None:
+            cases.append(case)
+            try:
+                results.append(act(case))
+            except BaseException as err:
+                self._note_batch(cases, results, err)
+                raise
+
+        def send_later(case: Any) -> None:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="contract-batch")
+            cases.append(case)
+            futures.append(self._pool.submit(contextvars.copy_context().run, act, case))
+
+        try:
+            yield send_now if self.concurrency == 1 else send_later
+        finally:
+            wait(futures)
         errors = [f.exception() for f in futures]
-        results = [None if e else f.result() for f, e in zip(futures, errors, strict=True)]
         first = next((e for e in errors if e is not None), None)
-        self._note_batch(cases, results, first)
+        if futures:
+            self._note_batch(cases, [None if e else f.result() for f, e in zip(futures, errors, strict=True)], first)
+        else:
+            self._note_batch(cases, results, None)
         if first is not None:
             raise first
 

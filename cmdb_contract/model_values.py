@@ -16,18 +16,20 @@ values are stored, and the codes of refused ones, are ``setmodel`` and
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 
+from . import alphabets
 from .goregex import GO_SPACE, UNSAFE, matching, missing
 from .setmodel import INT64_MAX, INT64_MIN, Typed, same_value
 
 # Free text: letters, digits, punctuation, symbols (never white space, which the server trims).
-TEXT = st.characters(categories=("L", "N", "P", "S"), exclude_characters=GO_SPACE + UNSAFE)
+# (Few code point intervals: see ``alphabets``.)
+TEXT = st.characters(categories=(), include_characters=alphabets.free_text(GO_SPACE + UNSAFE))
 # What a generated regex match may contain besides what the pattern demands.
-_REGEX_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+_REGEX_ALPHABET = st.characters(categories=(), include_characters=alphabets.regex_text())
 _ASCII_ALPHABET = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 PAD = ("", " ", "  ", "\t")
 ZONES = ("Asia/Shanghai", "UTC", "America/New_York", "Etc/GMT-8")
@@ -142,6 +144,15 @@ def valid_examples(t: Typed) -> tuple[tuple[str, Any], ...]:
     return tuple((label, v) for label, v in out if _sendable(t, v))
 
 
+# Random times: seconds from 1971 to the end of 2099 and one of the three accepted layouts (two choices per value).
+_TIME_SPAN = (int((datetime(1971, 1, 1) - datetime(1970, 1, 1)).total_seconds()), int((datetime(2100, 1, 1) - datetime(1970, 1, 1)).total_seconds()) - 1)
+_TIME_LAYOUTS = ((False, False), (True, False), (True, True))
+
+
+def _time_at(millis_since_epoch: int, layout: tuple[bool, bool]) -> str:
+    return _time_text(datetime(1970, 1, 1) + timedelta(milliseconds=millis_since_epoch), *layout)
+
+
 def _time_text(dt: datetime, zoned: bool, millis: bool) -> str:
     text = dt.strftime("%Y-%m-%dT%H:%M:%S" if zoned else "%Y-%m-%d %H:%M:%S")
     if zoned:
@@ -168,6 +179,18 @@ def _regex_strategy(t: Typed, limit: int) -> st.SearchStrategy[Any] | None:
     return drawn.map(lambda s: s if p.safe(s) and len(s.encode()) <= limit and p.matches(s) else found[0])
 
 
+def _rarely(common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], one_in: int) -> st.SearchStrategy[Any]:
+    """``rare`` one draw in ``one_in``, else ``common`` (one_of would pick each half the time); shrinks to ``common``."""
+    pick = st.integers(0, one_in - 1)
+
+    @st.composite
+    def draw(draw: st.DrawFn) -> Any:
+        return draw(rare) if draw(pick) == one_in - 1 else draw(common)
+
+    strategy: st.SearchStrategy[Any] = draw()
+    return strategy
+
+
 def valid_strategy(t: Typed) -> st.SearchStrategy[Any]:
     """Random valid values of ``t`` (the deterministic ones included)."""
     fixed = st.sampled_from([v for _, v in valid_examples(t)])
@@ -177,7 +200,9 @@ def valid_strategy(t: Typed) -> st.SearchStrategy[Any]:
     if kind in ("singlechar", "longchar"):
         limit = t.max_bytes
         if t.pattern is not None:
-            random = _regex_strategy(t, limit)
+            drawn = _regex_strategy(t, limit)
+            # A drawn match costs tens of choices (a deterministic one, one): drawn one time in five.
+            random = _rarely(fixed, drawn, 5) if drawn is not None else None
         else:
             random = st.text(TEXT, max_size=32).map(lambda s: _fit(s, limit))
     elif kind == "int":
@@ -186,13 +211,14 @@ def valid_strategy(t: Typed) -> st.SearchStrategy[Any]:
         # An unbounded side of a float option: the research states ±MaxInt64 for int only, so stay well inside it.
         random = st.floats(-1e18 if lo is None else lo, 1e18 if hi is None else hi, allow_nan=False, allow_infinity=False)
     elif kind == "enum":
-        random = st.tuples(st.sampled_from(PAD), st.sampled_from(t.ids), st.sampled_from(PAD)).map("".join)
+        # Padded ids as one choice (the server trims them).
+        random = st.sampled_from([f"{left}{i}{right}" for i in t.ids for left in PAD for right in PAD])
     elif kind == "enummulti":
         random = st.lists(st.sampled_from(t.ids), max_size=len(t.ids) if t.multiple else 1)
     elif kind == "date":
         random = st.dates().map(lambda d: d.isoformat())
     elif kind == "time":
-        random = st.builds(_time_text, st.datetimes(datetime(1971, 1, 1), datetime(2099, 12, 31)), st.booleans(), st.booleans())
+        random = st.builds(_time_at, st.integers(_TIME_SPAN[0] * 1000, _TIME_SPAN[1] * 1000 + 999), st.sampled_from(_TIME_LAYOUTS))
     elif kind == "objuser":
         chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-" + ("," if t.multiple else "")
         random = st.tuples(st.sampled_from("abcXYZ019"), st.text(st.sampled_from(chars), max_size=24)).map("".join)
