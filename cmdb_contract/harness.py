@@ -326,12 +326,12 @@ class Harness:
         self._many(self.reject, cases)
 
     def _many(self, act: Callable[[Any], Any], cases: Sequence[Any]) -> None:
-        with self.pipeline(act) as send:
+        with self.as_drawn(act) as send:
             for case in cases:
                 send(case)
 
     @contextmanager
-    def pipeline(self, act: Callable[[Any], Any]) -> Iterator[Callable[[Any], None]]:
+    def as_drawn(self, act: Callable[[Any], Any]) -> Iterator[Callable[[Any], None]]:
         """Send cases as they are drawn, up to ``concurrency`` in flight; on leaving, raise the first failure in order.
 
         Drawing the next case overlaps the answers to the ones already sent (the

@@ -35,6 +35,6 @@ def test_catalogued_defect_is_rejected(harness: Harness, class_id: str) -> None:
 def test_random_invalid_payloads_are_rejected(harness: Harness, data: st.DataObject) -> None:
     """Random single-defect requests across all classes, sent concurrently, are rejected with their codes."""
     cases = invalid_cases(harness.ctx)
-    with harness.pipeline(harness.reject) as send:
+    with harness.as_drawn(harness.reject) as send:
         for n in range(data.draw(st.integers(1, 8), label="batch size")):
             send(data.draw(cases, label=f"case {n + 1}"))

@@ -134,7 +134,7 @@ def test_valid_payloads_are_created(harness: Harness, data: st.DataObject) -> No
     Each case is sent as soon as it is drawn, so drawing the next one overlaps the answers to the last ones.
     """
     cases = valid_cases(harness.ctx, (BODY, HEADER))
-    with harness.pipeline(harness.create) as send:
+    with harness.as_drawn(harness.create) as send:
         for n in range(data.draw(st.integers(1, 12), label="batch size")):
             send(data.draw(cases, label=f"case {n + 1}"))
 

@@ -1,4 +1,4 @@
-"""The harness pipeline: cases sent as they are drawn, failures raised in order, nothing left in flight."""
+"""Harness.as_drawn: cases sent as they are drawn, failures raised in order, nothing left in flight."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a_case_is_sent_before_the_next_is_drawn() -> None:
     """The first case is in flight while the test body is still producing the second (generation overlaps the answers)."""
     act = Slow(0.2)
     harness = _harness(4)
-    with harness.pipeline(act) as send:
+    with harness.as_drawn(act) as send:
         send(1)
         deadline = time.monotonic() + 5
         while not act.started and time.monotonic() < deadline:
@@ -66,7 +66,7 @@ def test_concurrent_pipeline_raises_the_first_failure_in_order_after_all_answere
     """Every case is sent and answered; the failure raised is the earliest case's, not the first to finish."""
     act = Slow(0.05, bad={2, 4})
     harness = _harness(4)
-    with pytest.raises(AssertionError, match="case 2 broke"), harness.pipeline(act) as send:
+    with pytest.raises(AssertionError, match="case 2 broke"), harness.as_drawn(act) as send:
         for case in (1, 2, 3, 4, 5):
             send(case)
     assert sorted(act.finished) == [1, 2, 3, 4, 5] and act.peak <= 4
@@ -78,7 +78,7 @@ def test_serial_pipeline_stops_at_the_first_failure() -> None:
     act = Slow(0.0, bad={2})
     harness = _harness(1)
     sent: list[int] = []
-    with pytest.raises(AssertionError, match="case 2 broke"), harness.pipeline(act) as send:
+    with pytest.raises(AssertionError, match="case 2 broke"), harness.as_drawn(act) as send:
         for case in (1, 2, 3):
             send(case)
             sent.append(case)
@@ -89,7 +89,7 @@ def test_nothing_is_in_flight_when_the_block_is_left_by_an_exception() -> None:
     """A body that raises (Hypothesis stopping a draw, say) still waits for what it sent, and its own exception wins."""
     act = Slow(0.1)
     harness = _harness(4)
-    with pytest.raises(KeyError), harness.pipeline(act) as send:
+    with pytest.raises(KeyError), harness.as_drawn(act) as send:
         send(1)
         send(2)
         raise KeyError("stop")
