@@ -259,10 +259,29 @@ class Store:
                 f"(sha256 {stored['world'][:12]}), not that of {world.source} (sha256 {world.fingerprint[:12]}); "
                 "start it with that seed, or use a new --db")
 
+    def _check_finite(self) -> None:
+        """A file written before non-finite numbers were refused may hold one; serving it would break every reader."""
+        def non_finite(constant: str) -> None:
+            raise ValueError(constant)
+
+        bad: list[str] = []
+        for table, key in (("sets", "bk_set_id"), ("modules", "bk_module_id")):
+            rows = self._conn.execute(f"SELECT {key}, doc FROM {table} WHERE doc LIKE '%Infinity%' OR doc LIKE '%NaN%'").fetchall()
+            for row_id, doc in rows:
+                try:
+                    json.loads(doc, parse_constant=non_finite)
+                except ValueError:
+                    bad.append(f"{key} {row_id}")
+        if bad:
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise StoreError(f"{self.path} holds non-finite numbers (Infinity or NaN, stored by an emulator from before they were "
+                             f"refused) in {shown}; no JSON reader could read them back: use a new --db")
+
     def _seed(self, world: World) -> None:
         c = self._conn
         if c.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone():
             self._check_world(world)
+            self._check_finite()
             return
         c.execute("BEGIN IMMEDIATE")
         try:

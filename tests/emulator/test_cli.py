@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,23 @@ def test_db_persists_across_restart(cli: Any, tmp_path: Path) -> None:
     assert found["data"]["info"] == [made]
     assert create(second.url, {"bk_parent_id": 2, "bk_set_name": "next"})["data"]["bk_set_id"] > made["bk_set_id"]
     assert second.terminate()[0] == 0
+
+
+def test_db_holding_a_non_finite_number_is_refused_not_served(cli: Any, tmp_path: Path) -> None:
+    """Issue 11: a --db file an older emulator wrote Infinity into is refused in one line, never answered with a 500."""
+    db = tmp_path / "cmdb.sqlite"
+    first = cli("--port", "0", "--db", str(db))
+    made = create(first.url, {"bk_parent_id": 2, "bk_set_name": "Infinity-NaN"})["data"]
+    assert first.terminate()[0] == 0
+    again = cli("--port", "0", "--db", str(db))  # the words inside a string are no number
+    assert call(again.url, "search_set", {"bk_biz_id": 2, "condition": {"bk_set_id": made["bk_set_id"]}})["data"]["count"] == 1
+    assert again.terminate()[0] == 0
+    with sqlite3.connect(db) as conn:  # what the emulator stored before the hardening
+        conn.execute("UPDATE sets SET doc = replace(doc, '\"bk_capacity\":null', '\"bk_capacity\":Infinity') WHERE bk_set_id = ?",
+                     (made["bk_set_id"],))
+    result = run_cli("--port", "0", "--db", str(db))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "bad --db" in result.stderr and f"bk_set_id {made['bk_set_id']}" in result.stderr and "non-finite" in result.stderr
 
 
 def test_db_seeded_from_another_world_is_refused(cli: Any, tmp_path: Path) -> None:
