@@ -144,7 +144,7 @@ def valid_examples(t: Typed) -> tuple[tuple[str, Any], ...]:
     return tuple((label, v) for label, v in out if _sendable(t, v))
 
 
-# Random times: seconds from 1971 to the end of 2099 and one of the three accepted layouts (two choices per value).
+# Random times: any millisecond from 1971 to the end of 2099 in one of the three accepted layouts (two choices per value).
 _TIME_SPAN = (int((datetime(1971, 1, 1) - datetime(1970, 1, 1)).total_seconds()), int((datetime(2100, 1, 1) - datetime(1970, 1, 1)).total_seconds()) - 1)
 _TIME_LAYOUTS = ((False, False), (True, False), (True, True))
 
