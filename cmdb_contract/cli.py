@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -120,6 +122,9 @@ def _positive(value: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if threading.current_thread() is threading.main_thread():
+        # Started as a background job of a non-interactive shell, SIGINT arrives ignored; Ctrl-C's signal still stops us.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if argv[:1] == ["diff"]:
         # Its own parser: its usage errors exit 4 and its exit codes are its own (diffcli).
         from .diffcli import main as diff_main

@@ -148,6 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (what CI sends on cancel or timeout) ends the run like Ctrl-C: drained, reported, cleaned up.
         signal.signal(signal.SIGTERM, _sigterm)
+        # A run started in the background of a non-interactive shell inherits SIGINT ignored; it still stops on it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _sigterm(signum: int, frame: Any) -> None:

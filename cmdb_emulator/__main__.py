@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return _fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Started in the background of a non-interactive shell, SIGINT arrives ignored; it still stops the emulator.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # Scripts and the suite parse the first line; the rest is for people.
         print(f"listening on {emulator.url}", flush=True)

@@ -98,11 +98,13 @@ def make_server() -> Iterator[Callable[..., Emulator]]:
 class Cli:
     """A `python -m cmdb_emulator` subprocess."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> None:
+        # sigint_ignored: started the way a non-interactive shell starts a background job.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cmdb_emulator", *args], cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
         )
         assert self.proc.stdout is not None
         self.first_line = self.proc.stdout.readline()
@@ -121,8 +123,8 @@ def cli() -> Iterator[Callable[..., Cli]]:
     """Factory for CLI subprocesses; each is killed and reaped afterwards."""
     started: list[Cli] = []
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Cli:
-        process = Cli(*args, env=env)
+    def run(*args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> Cli:
+        process = Cli(*args, env=env, sigint_ignored=sigint_ignored)
         started.append(process)
         return process
 

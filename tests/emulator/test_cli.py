@@ -36,6 +36,13 @@ def test_signals_stop_cleanly(cli: Any, sig: int) -> None:
     assert err == ""
 
 
+def test_sigint_stops_an_emulator_started_with_it_ignored(cli: Any) -> None:
+    """A background job of a non-interactive shell inherits SIGINT ignored; Ctrl-C's signal still stops the emulator cleanly."""
+    process = cli("--port", "0", sigint_ignored=True)
+    code, _, err = process.terminate(signal.SIGINT)
+    assert code == 0 and err == ""
+
+
 def test_list_faults_prints_the_catalogue() -> None:
     """Brief: --list-faults prints one 'NAME  description' line per fault and exits 0."""
     result = run_cli("--list-faults")

@@ -6,6 +6,7 @@ import html
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -118,11 +119,12 @@ def watched() -> Iterator[Callable[..., Watched]]:
             emu.stop()
 
 
-def start_suite(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``python -m pytest contract_tests`` in the background, as CI would."""
+def start_suite(*args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    """Start ``python -m pytest contract_tests`` in the background, as CI would (or, sigint_ignored, as a shell's background job)."""
     cmd = [sys.executable, "-m", "pytest", "contract_tests", "-p", "no:cacheprovider", "--hypothesis-profile=quick", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-                            env=env if env is not None else creds_env())
+                            env=env if env is not None else creds_env(),
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None)
 
 
 def run_sets(url: str, prefix: str, biz: int = 2) -> list[dict[str, Any]]:

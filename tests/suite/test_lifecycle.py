@@ -147,9 +147,13 @@ def test_killed_run_leaves_nothing_cleanup_only_cannot_find(watched: Callable[..
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_drains_reports_and_cleans_up(watched: Callable[..., Watched], tmp_path: Path, sig: signal.Signals) -> None:
-    """SIGTERM (CI cancel) and Ctrl-C: requests in flight drain, the report and JUnit are written, cleanup runs and leaves nothing."""
+    """SIGTERM (CI cancel) and Ctrl-C: requests in flight drain, the report and JUnit are written, cleanup runs and leaves nothing.
+
+    The SIGINT run starts with SIGINT ignored, as a background job of a non-interactive shell inherits it: it must stop all the same.
+    """
     t = watched(latency=0.15)
-    proc = start_suite("--target-url", t.url, *REAL_ARGS, f"--reports-dir={tmp_path}", "-k", "test_valid or test_state")
+    proc = start_suite("--target-url", t.url, *REAL_ARGS, f"--reports-dir={tmp_path}", "-k", "test_valid or test_state",
+                       sigint_ignored=sig == signal.SIGINT)
     try:
         ledger = _wait_for_pending(tmp_path, 12)
         proc.send_signal(sig)
