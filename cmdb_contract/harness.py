@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import currently_in_test_context, note
+from hypothesis import strategies as st
 
 from .client import Exchange, Request, Target, TargetUnavailable
 from .credentials import BODY, Auth
@@ -313,22 +314,15 @@ class Harness:
             self.judge((nothing_is_stored,), search, Expectation.state(sent, self.judging, what=ec.id))
         return ex
 
-    def create_many(self, cases: Sequence[ValidCase]) -> None:
-        """Send several valid cases with up to ``concurrency`` in flight; raise the first failure in order.
+    def send_drawn(self, data: st.DataObject, cases: st.SearchStrategy[Any], act: Callable[[Any], Any], most: int) -> None:
+        """Draw 1 to ``most`` cases and send each as soon as it is drawn (``as_drawn``); raise the first failure in order.
 
         Each case is judged on its own, so a failure names its own exchange and
         Hypothesis can shrink the batch to it.
         """
-        self._many(self.create, cases)
-
-    def reject_many(self, cases: Sequence[InvalidCase]) -> None:
-        """Send several invalid cases concurrently; raise the first failure in order."""
-        self._many(self.reject, cases)
-
-    def _many(self, act: Callable[[Any], Any], cases: Sequence[Any]) -> None:
         with self.as_drawn(act) as send:
-            for case in cases:
-                send(case)
+            for n in range(data.draw(st.integers(1, most), label="batch size")):
+                send(data.draw(cases, label=f"case {n + 1}"))
 
     @contextmanager
     def as_drawn(self, act: Callable[[Any], Any]) -> Iterator[Callable[[Any], None]]:
@@ -339,41 +333,33 @@ class Harness:
         each case is sent at once and the first failure stops the batch. Nothing
         is left in flight when the block ends, whichever way it ends.
         """
-        cases: list[Any] = []
-        results: list[Any] = []
         futures: list[Future[Any]] = []
 
         def send_now(case: Any) -> None:
-            cases.append(case)
             try:
-                results.append(act(case))
+                act(case)
             except BaseException as err:
-                self._note_batch(cases, results, err)
+                self._note_failure(err)
                 raise
 
         def send_later(case: Any) -> None:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="contract-batch")
-            cases.append(case)
             futures.append(self._pool.submit(contextvars.copy_context().run, act, case))
 
         try:
             yield send_now if self.concurrency == 1 else send_later
         finally:
             wait(futures)
-        errors = [f.exception() for f in futures]
-        first = next((e for e in errors if e is not None), None)
-        if futures:
-            self._note_batch(cases, [None if e else f.result() for f, e in zip(futures, errors, strict=True)], first)
-        else:
-            self._note_batch(cases, results, None)
+        first = next((e for e in (f.exception() for f in futures) if e is not None), None)
         if first is not None:
+            self._note_failure(first)
             raise first
 
     @staticmethod
-    def _note_batch(cases: Sequence[Any], results: list[Any], error: BaseException | None) -> None:
+    def _note_failure(error: BaseException) -> None:
         # Hypothesis prints the drawn cases with the name slot; say what was actually sent.
-        if error is None or not currently_in_test_context():
+        if not currently_in_test_context():
             return
         sent = getattr(getattr(error, "exchange", None), "request_json", None)
         if isinstance(sent, dict) and isinstance(sent.get("data"), dict):

@@ -34,7 +34,4 @@ def test_catalogued_defect_is_rejected(harness: Harness, class_id: str) -> None:
 @given(data=st.data())
 def test_random_invalid_payloads_are_rejected(harness: Harness, data: st.DataObject) -> None:
     """Random single-defect requests across all classes, sent concurrently, are rejected with their codes."""
-    cases = invalid_cases(harness.ctx)
-    with harness.as_drawn(harness.reject) as send:
-        for n in range(data.draw(st.integers(1, 8), label="batch size")):
-            send(data.draw(cases, label=f"case {n + 1}"))
+    harness.send_drawn(data, invalid_cases(harness.ctx), harness.reject, most=8)

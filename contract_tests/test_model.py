@@ -118,7 +118,7 @@ def test_random_model_values_are_stored(harness: Harness, data: st.DataObject) -
     """Random valid values of any model attributes together, sent concurrently, are stored as the research says."""
     if not harness.ctx.spec.model_fields:
         pytest.skip("the set model defines no attribute beyond the built-in schema")
-    harness.create_many(data.draw(st.lists(_model_cases(harness.ctx), min_size=1, max_size=8), label="cases"))
+    harness.send_drawn(data, _model_cases(harness.ctx), harness.create, most=8)
 
 
 @given(data=st.data())
@@ -128,4 +128,4 @@ def test_random_model_defects_are_rejected(harness: Harness, data: st.DataObject
     if not classes:
         pytest.skip("the set model defines no attribute beyond the built-in schema")
     strategy = st.sampled_from([ec.id for ec in classes]).flatmap(lambda c: invalid_case_of(c, harness.ctx))
-    harness.reject_many(data.draw(st.lists(strategy, min_size=1, max_size=8), label="cases"))
+    harness.send_drawn(data, strategy, harness.reject, most=8)

@@ -133,10 +133,7 @@ def test_valid_payloads_are_created(harness: Harness, data: st.DataObject) -> No
 
     Each case is sent as soon as it is drawn, so drawing the next one overlaps the answers to the last ones.
     """
-    cases = valid_cases(harness.ctx, (BODY, HEADER))
-    with harness.as_drawn(harness.create) as send:
-        for n in range(data.draw(st.integers(1, 12), label="batch size")):
-            send(data.draw(cases, label=f"case {n + 1}"))
+    harness.send_drawn(data, valid_cases(harness.ctx, (BODY, HEADER)), harness.create, most=12)
 
 
 _ACCEPTED_NULLS = [pytest.param(t.split(".", 1)[1], id=f"{t.split('.', 1)[1]}=null") for t, d in SPEC.accepted if d == "type:null" and t.startswith("data.")]

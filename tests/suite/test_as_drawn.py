@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmdb_contract import alphabets
 from cmdb_contract.client import Target
@@ -31,7 +34,7 @@ class Slow:
         self.started: list[int] = []
         self.finished: list[int] = []
 
-    def __call__(self, case: int) -> int:
+    def __call__(self, case: Any) -> Any:
         with self.lock:
             self.running += 1
             self.peak = max(self.peak, self.running)
@@ -112,3 +115,16 @@ def test_name_and_text_characters_exclude_the_name_slot_and_white_space() -> Non
     for strategy in (NAME_CHARS, TEXT_CHARS):
         chars = strategy.wrapped_strategy.intervals  # type: ignore[attr-defined]
         assert "@" not in chars and " " not in chars and "\t" not in chars and "\u3000" not in chars
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(data=st.data())
+def test_send_drawn_sends_one_to_most_cases_each_once(data: st.DataObject) -> None:
+    """send_drawn draws a batch of 1 to ``most`` cases and sends every one of them exactly once."""
+    act = Slow(0.0)
+    harness = _harness(2)
+    try:
+        harness.send_drawn(data, st.uuids(), act, most=3)
+    finally:
+        harness.close()
+    assert 1 <= len(act.finished) <= 3 and len(set(act.finished)) == len(act.finished)
